@@ -1,0 +1,3 @@
+module github.com/tallyq/tallyq
+
+go 1.26
