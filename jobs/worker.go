@@ -1,0 +1,375 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tallyq/tallyq/queue"
+)
+
+// WorkerConfig configures the chunk workers of one process.
+type WorkerConfig struct {
+	// Concurrency is the number of chunk slots; each holds one chunk at a time.
+	Concurrency int
+	// MemoryBudget is the heap, in bytes, above which the process takes no
+	// new chunk (0: no budget).
+	MemoryBudget int64
+	// ShutdownGrace is how long running chunks may finish after a stop
+	// before they are cancelled and released (default 30 s).
+	ShutdownGrace time.Duration
+}
+
+// maxBatch caps how many claims or commits share one transaction.
+const maxBatch = 256
+
+// RunWorkers consumes chunks through the broker until ctx is cancelled, then
+// stops fetching, lets running chunks finish within the grace period (or
+// releases them) and returns nil.
+func (e *Engine) RunWorkers(ctx context.Context, cfg WorkerConfig) error {
+	if cfg.Concurrency <= 0 {
+		return fmt.Errorf("jobs: worker concurrency must be positive, got %d", cfg.Concurrency)
+	}
+	if cfg.ShutdownGrace <= 0 {
+		cfg.ShutdownGrace = 30 * time.Second
+	}
+	// Claims and commits outlive ctx: chunks still running after the stop
+	// must be able to commit or release during the grace period.
+	bctx, stopBatchers := context.WithCancel(context.WithoutCancel(ctx))
+	w := &worker{
+		e:      e,
+		cfg:    cfg,
+		leases: map[uuid.UUID]struct{}{},
+	}
+	w.claims = newBatcher(bctx, 2, maxBatch, e.claimBatch)
+	w.commits = newBatcher(bctx, 2, maxBatch, e.commitBatch)
+	hbDone := make(chan struct{})
+	go func() { defer close(hbDone); w.heartbeat(bctx) }()
+	defer func() {
+		stopBatchers()
+		w.claims.wait()
+		w.commits.wait()
+		<-hbDone
+	}()
+
+	if err := e.broker.Start(ctx, w, cfg.Concurrency); err != nil {
+		return fmt.Errorf("start %s broker: %w", e.broker.Name(), err)
+	}
+	e.log.Info("workers started", "broker", e.broker.Name(), "concurrency", cfg.Concurrency, "memory_budget", cfg.MemoryBudget)
+	<-ctx.Done()
+	w.stopping.Store(true)
+	e.log.Info("workers stopping", "grace", cfg.ShutdownGrace)
+	graceCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
+	defer cancel()
+	if err := e.broker.Stop(graceCtx); err != nil {
+		return fmt.Errorf("stop %s broker: %w", e.broker.Name(), err)
+	}
+	e.log.Info("workers stopped")
+	return nil
+}
+
+// worker is the queue.Handler of one process's chunk slots.
+type worker struct {
+	e        *Engine
+	cfg      WorkerConfig
+	claims   *batcher[claimReq, claimOut]
+	commits  *batcher[commitReq, commitOut]
+	stopping atomic.Bool
+
+	mu     sync.Mutex
+	leases map[uuid.UUID]struct{}
+}
+
+var _ queue.Handler = (*worker)(nil)
+
+// ChunkTimeout returns the operation's chunk timeout.
+func (w *worker) ChunkTimeout(operation string) time.Duration {
+	op, err := w.e.operation(operation)
+	if err != nil {
+		return 0
+	}
+	return op.ChunkTimeout()
+}
+
+// HandleChunk claims the chunk, computes it outside any transaction and
+// commits its outcome in one short transaction fenced by the claim.
+func (w *worker) HandleChunk(ctx context.Context, d *queue.Delivery) error {
+	op, err := w.e.operation(d.Operation)
+	if err != nil {
+		return fmt.Errorf("chunk %s: %w; every worker must register the operations the API creates", d.Message, err)
+	}
+	if err := w.waitForHeadroom(ctx); err != nil {
+		return err
+	}
+	c, err := w.claims.do(ctx, claimReq{jobID: d.JobID, chunk: d.Chunk})
+	if err != nil {
+		return fmt.Errorf("claim chunk %s: %w", d.Message, err)
+	}
+	if !c.ok {
+		w.e.log.Debug("delivery ignored: chunk settled, claimed by a live worker or job not active", "chunk", d.Message.String(), "delivery", d.Attempt)
+		return nil
+	}
+	req := commitReq{delivery: d, jobID: d.JobID, chunk: d.Chunk, claim: c.claim}
+	if c.attempts > c.maxAttempts {
+		req.outcome = outcomeFail
+		req.errMsg = fmt.Sprintf("gave up after %d attempts; last: %s", c.maxAttempts, deref(c.lastError, "worker lost"))
+		return w.commit(ctx, req, c, time.Now(), 0)
+	}
+	w.hold(c.claim)
+	defer w.release(c.claim)
+	start, heapBefore := time.Now(), liveHeap()
+	res, perr := safeProcess(ctx, op, Chunk{JobID: d.JobID, Number: d.Chunk, Attempt: c.attempts, ElectionID: c.electionID, Metadata: c.metadata})
+	switch {
+	case perr == nil:
+		req.outcome, req.result = outcomeDone, res
+	case w.stopping.Load() && errors.Is(ctx.Err(), context.Canceled):
+		req.outcome, req.notBefore = outcomeRelease, time.Now()
+	default:
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			perr = fmt.Errorf("chunk timed out after %s: %w", op.ChunkTimeout(), perr)
+		}
+		req = w.e.failedAttempt(req, c.attempts, c.maxAttempts, perr)
+	}
+	return w.commit(ctx, req, c, start, heapBefore)
+}
+
+func (w *worker) commit(ctx context.Context, req commitReq, c claimOut, start time.Time, heapBefore uint64) error {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	out, err := w.commits.do(cctx, req)
+	if err != nil {
+		return fmt.Errorf("commit chunk %s/%d: %w", req.jobID, req.chunk, err)
+	}
+	w.e.log.Debug("chunk",
+		"job_id", req.jobID, "chunk", req.chunk, "attempt", c.attempts, "outcome", outcomeState[req.outcome],
+		"applied", out.applied, "duration_ms", time.Since(start).Milliseconds(),
+		"heap_before", heapBefore, "heap_after", liveHeap(), "error", req.errMsg)
+	return nil
+}
+
+// safeProcess runs the operation, turning a panic into an error.
+func safeProcess(ctx context.Context, op Operation, c Chunk) (res Result, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic: %v", p)
+			res = nil
+		}
+	}()
+	res, err = op.Process(ctx, c)
+	if err == nil && res == nil {
+		res = NoResult
+	}
+	return res, err
+}
+
+// DeliveryDead handles a message the broker gave up on: if its chunk is still
+// waiting for it, that counts as a failed attempt.
+func (w *worker) DeliveryDead(ctx context.Context, m queue.Message, reason string) error {
+	return w.e.deliveryDead(ctx, m, reason)
+}
+
+func (e *Engine) deliveryDead(ctx context.Context, m queue.Message, reason string) error {
+	var settled bool
+	err := pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error {
+		var (
+			state                 ChunkState
+			attempts, maxAttempts int
+			waiting               bool
+		)
+		err := tx.QueryRow(ctx, `
+			SELECT c.state, c.attempts, j.max_attempts,
+				(c.state = 'pending' AND c.not_before IS NULL) OR (c.state = 'running' AND c.lease_until < now())
+			FROM job_chunks c JOIN election_jobs j USING (job_id)
+			WHERE c.job_id = $1 AND c.chunk_no = $2 AND j.status IN ('QUEUED', 'IN_PROGRESS')
+			FOR UPDATE OF c`, m.JobID, m.Chunk).Scan(&state, &attempts, &maxAttempts, &waiting)
+		if errors.Is(err, pgx.ErrNoRows) || (err == nil && !waiting) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if attempts < maxAttempts {
+			_, err = tx.Exec(ctx, `UPDATE job_chunks SET state = 'pending', lease_until = NULL, not_before = $3, last_error = $4
+				WHERE job_id = $1 AND chunk_no = $2`, m.JobID, m.Chunk, time.Now().Add(e.backoff(max(attempts, 1))), reason)
+			return err
+		}
+		if _, err = tx.Exec(ctx, `UPDATE job_chunks SET state = 'failed', lease_until = NULL, not_before = NULL,
+			last_error = $3, finished_at = now() WHERE job_id = $1 AND chunk_no = $2`, m.JobID, m.Chunk, reason); err != nil {
+			return err
+		}
+		settled = true
+		return e.addCounts(ctx, tx, map[uuid.UUID]*[2]int{m.JobID: {0, 1}})
+	})
+	if err != nil {
+		return fmt.Errorf("record dead delivery of %s: %w", m, err)
+	}
+	e.log.Warn("broker gave up on a chunk message", "chunk", m.String(), "reason", reason, "chunk_failed", settled)
+	if settled {
+		return e.settleReady(ctx, []uuid.UUID{m.JobID})
+	}
+	return nil
+}
+
+// claimReq asks for a chunk.
+type claimReq struct {
+	jobID uuid.UUID
+	chunk int
+}
+
+// claimOut is a granted claim (ok) with what the chunk needs.
+type claimOut struct {
+	ok                    bool
+	claim                 uuid.UUID
+	attempts, maxAttempts int
+	electionID            *int64
+	metadata              []byte
+	lastError             *string
+}
+
+// claimBatch claims chunks: each pending chunk, or running chunk whose lease
+// has expired, of an active job gets a new claim token and its attempt
+// counted; the job becomes IN_PROGRESS on its first claim.
+func (e *Engine) claimBatch(ctx context.Context, reqs []claimReq) []batchResult[claimOut] {
+	results := make([]batchResult[claimOut], len(reqs))
+	jobIDs := make([]uuid.UUID, len(reqs))
+	chunks := make([]int32, len(reqs))
+	for i, r := range reqs {
+		jobIDs[i], chunks[i] = r.jobID, int32(r.chunk)
+	}
+	got := map[chunkKey]claimOut{}
+	err := pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `
+			WITH claimed AS (
+				UPDATE job_chunks c SET
+					state = 'running', attempts = c.attempts + 1, claim = gen_random_uuid(),
+					lease_until = now() + $3::interval, not_before = NULL, started_at = now(),
+					last_error = CASE WHEN c.state = 'running'
+						THEN 'attempt ' || c.attempts || ': worker lost (lease expired)' ELSE c.last_error END
+				FROM unnest($1::uuid[], $2::int[]) AS u(job_id, chunk_no), election_jobs j
+				WHERE c.job_id = u.job_id AND c.chunk_no = u.chunk_no AND j.job_id = c.job_id
+					AND j.status IN ('QUEUED', 'IN_PROGRESS')
+					AND ((c.state = 'pending' AND (c.not_before IS NULL OR c.not_before <= now()))
+						OR (c.state = 'running' AND c.lease_until < now()))
+				RETURNING c.job_id, c.chunk_no, c.claim, c.attempts, j.max_attempts, j.election_id, j.metadata, c.last_error
+			), started AS (
+				UPDATE election_jobs SET status = 'IN_PROGRESS', started_at = coalesce(started_at, now()), updated_at = now()
+				WHERE job_id IN (SELECT job_id FROM claimed) AND status = 'QUEUED'
+			)
+			SELECT * FROM claimed`, jobIDs, chunks, e.cfg.Lease)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				k chunkKey
+				c claimOut
+			)
+			if err := rows.Scan(&k.job, &k.chunk, &c.claim, &c.attempts, &c.maxAttempts, &c.electionID, &c.metadata, &c.lastError); err != nil {
+				return err
+			}
+			c.ok = true
+			got[k] = c
+		}
+		return rows.Err()
+	})
+	for i, r := range reqs {
+		if err != nil {
+			results[i].err = err
+			continue
+		}
+		results[i].out = got[chunkKey{r.jobID, r.chunk}]
+	}
+	return results
+}
+
+// hold and release track the claims whose leases this process renews.
+func (w *worker) hold(claim uuid.UUID) {
+	w.mu.Lock()
+	w.leases[claim] = struct{}{}
+	w.mu.Unlock()
+}
+
+func (w *worker) release(claim uuid.UUID) {
+	w.mu.Lock()
+	delete(w.leases, claim)
+	w.mu.Unlock()
+}
+
+// heartbeat renews the leases of the chunks this process is computing, a
+// third of a lease apart, in one statement.
+func (w *worker) heartbeat(ctx context.Context) {
+	t := time.NewTicker(w.e.cfg.Lease / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		w.mu.Lock()
+		claims := make([]uuid.UUID, 0, len(w.leases))
+		for c := range w.leases {
+			claims = append(claims, c)
+		}
+		w.mu.Unlock()
+		if len(claims) == 0 {
+			continue
+		}
+		if _, err := w.e.pool.Exec(ctx, `UPDATE job_chunks SET lease_until = now() + $2::interval
+			WHERE claim = ANY($1) AND state = 'running'`, claims, w.e.cfg.Lease); err != nil && ctx.Err() == nil {
+			w.e.log.Warn("renew chunk leases", "chunks", len(claims), "error", err)
+		}
+	}
+}
+
+// waitForHeadroom blocks while the live heap is over the memory budget,
+// collecting garbage first, so that the process takes no new chunk then.
+func (w *worker) waitForHeadroom(ctx context.Context) error {
+	budget := w.cfg.MemoryBudget
+	if budget <= 0 || liveHeap() <= uint64(budget) {
+		return nil
+	}
+	runtime.GC()
+	if liveHeap() <= uint64(budget) {
+		return nil
+	}
+	w.e.log.Warn("memory budget exceeded; taking no new chunk until the heap shrinks", "heap", liveHeap(), "budget", budget)
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for liveHeap() > uint64(budget) {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+			debug.FreeOSMemory()
+		}
+	}
+	return nil
+}
+
+// liveHeap returns the bytes of heap objects, live or not yet collected.
+func liveHeap() uint64 {
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return s[0].Value.Uint64()
+}
+
+func deref(s *string, def string) string {
+	if s == nil || *s == "" {
+		return def
+	}
+	return *s
+}

@@ -1,0 +1,336 @@
+// Package riverbroker is the default queue.Broker: chunk messages are River
+// jobs in the same Postgres as everything else, fetched with
+// FOR UPDATE SKIP LOCKED and completed inside the engine's transaction with
+// river.JobCompleteTx.
+//
+// Fairness: River fetches available jobs by (priority, scheduled_at, id). Each
+// enqueued batch gets scheduled_at keys in the past that start at the queue's
+// current frontier (the earliest available key) and step by a microsecond, so
+// the chunks of a job created later interleave one for one with what is
+// already queued instead of waiting behind it: round-robin across jobs.
+package riverbroker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/tallyq/tallyq/queue"
+)
+
+// Kind is the River job kind of chunk messages.
+const Kind = "tallyq_chunk"
+
+// Config configures the River broker. The zero value is usable.
+type Config struct {
+	// Queue is the River queue chunks go to (default "tallyq").
+	Queue string
+	// MaxAttempts bounds River's own redeliveries of one message, which
+	// happen only when the engine could not record anything (database
+	// down) or a worker vanished; the engine counts chunk attempts itself.
+	// Default 25.
+	MaxAttempts int
+	// RescueAfter is how long a River job may stay running before River's
+	// rescuer makes it available again. It must exceed the longest chunk
+	// timeout; default: the longest chunk timeout plus one hour.
+	RescueAfter time.Duration
+	// FetchCooldown is the least time between two fetches (default 2 ms).
+	FetchCooldown time.Duration
+	// FetchPollInterval is the fallback poll period when no notification
+	// arrives (default 500 ms).
+	FetchPollInterval time.Duration
+	// DeadSweepInterval is how often discarded River jobs are reported to
+	// the engine (default 5 s).
+	DeadSweepInterval time.Duration
+	// Logger receives River's and the broker's logs (default slog.Default()).
+	Logger *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if c.Queue == "" {
+		c.Queue = "tallyq"
+	}
+	if c.MaxAttempts <= 0 {
+		c.MaxAttempts = 25
+	}
+	if c.FetchCooldown <= 0 {
+		c.FetchCooldown = 2 * time.Millisecond
+	}
+	if c.FetchPollInterval <= 0 {
+		c.FetchPollInterval = 500 * time.Millisecond
+	}
+	if c.DeadSweepInterval <= 0 {
+		c.DeadSweepInterval = 5 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+// Broker carries chunk messages as River jobs.
+type Broker struct {
+	pool   *pgxpool.Pool
+	cfg    Config
+	insert *river.Client[pgx.Tx]
+
+	mu      sync.Mutex
+	work    *river.Client[pgx.Tx]
+	stopDead context.CancelFunc
+	deadDone chan struct{}
+}
+
+var _ queue.Broker = (*Broker)(nil)
+
+// New returns a River broker on pool. It can enqueue at once; Start makes it
+// consume.
+func New(pool *pgxpool.Pool, cfg Config) (*Broker, error) {
+	cfg = cfg.withDefaults()
+	insert, err := river.NewClient(riverpgxv5.New(pool), &river.Config{Logger: cfg.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("create River client: %w", err)
+	}
+	return &Broker{pool: pool, cfg: cfg, insert: insert}, nil
+}
+
+// Name returns "river".
+func (b *Broker) Name() string { return "river" }
+
+// chunkArgs is a chunk message as River job arguments.
+type chunkArgs struct {
+	queue.Message
+}
+
+func (chunkArgs) Kind() string { return Kind }
+
+// Hooks makes past scheduled_at keys insert as available (see availableHook).
+func (chunkArgs) Hooks() []rivertype.Hook { return []rivertype.Hook{&availableHook{}} }
+
+// availableHook marks a job whose scheduled_at is not in the future as
+// available. River marks every job with an explicit ScheduledAt as scheduled,
+// to be promoted by its scheduler seconds later; our keys are fairness keys
+// in the past, so the job may run at once.
+type availableHook struct{ river.HookDefaults }
+
+func (*availableHook) InsertBegin(_ context.Context, p *rivertype.JobInsertParams) error {
+	if p.ScheduledAt != nil && !p.ScheduledAt.After(time.Now()) && p.State == rivertype.JobStateScheduled {
+		p.State = rivertype.JobStateAvailable
+	}
+	return nil
+}
+
+// EnqueueTx inserts one River job per message with COPY, keyed for
+// round-robin fairness (see the package comment).
+func (b *Broker) EnqueueTx(ctx context.Context, tx pgx.Tx, msgs []queue.Message) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	base, err := b.frontier(ctx, tx, len(msgs))
+	if err != nil {
+		return err
+	}
+	params := make([]river.InsertManyParams, len(msgs))
+	for i, m := range msgs {
+		params[i] = river.InsertManyParams{
+			Args: chunkArgs{Message: m},
+			InsertOpts: &river.InsertOpts{
+				Queue:       b.cfg.Queue,
+				MaxAttempts: b.cfg.MaxAttempts,
+				ScheduledAt: base.Add(time.Duration(i) * time.Microsecond),
+			},
+		}
+	}
+	if _, err := b.insert.InsertManyFastTx(ctx, tx, params); err != nil {
+		return fmt.Errorf("insert %d River jobs: %w", len(msgs), err)
+	}
+	return nil
+}
+
+// frontier returns the first fairness key for n new messages: the earliest
+// key still waiting in the queue, but never so late that the last of the n
+// keys would lie in the future.
+func (b *Broker) frontier(ctx context.Context, tx pgx.Tx, n int) (time.Time, error) {
+	var earliest *time.Time
+	err := tx.QueryRow(ctx, `
+		SELECT scheduled_at FROM river_job
+		WHERE state = 'available' AND queue = $1 AND priority = 1
+		ORDER BY scheduled_at LIMIT 1`, b.cfg.Queue).Scan(&earliest)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return time.Time{}, fmt.Errorf("read queue frontier: %w", err)
+	}
+	latest := time.Now().Add(-time.Duration(n+1) * time.Microsecond)
+	if earliest == nil || earliest.After(latest) {
+		return latest, nil
+	}
+	return *earliest, nil
+}
+
+// Start starts a River client working the queue with concurrency workers.
+func (b *Broker) Start(ctx context.Context, h queue.Handler, concurrency int) error {
+	if concurrency <= 0 {
+		return fmt.Errorf("start River broker: concurrency must be positive, got %d", concurrency)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.work != nil {
+		return errors.New("start River broker: already started")
+	}
+	workers := river.NewWorkers()
+	if err := river.AddWorkerSafely(workers, &chunkWorker{handler: h}); err != nil {
+		return fmt.Errorf("register River worker: %w", err)
+	}
+	client, err := river.NewClient(riverpgxv5.New(b.pool), &river.Config{
+		Logger:               b.cfg.Logger,
+		Queues:               map[string]river.QueueConfig{b.cfg.Queue: {MaxWorkers: concurrency}},
+		Workers:              workers,
+		MaxAttempts:          b.cfg.MaxAttempts,
+		FetchCooldown:        b.cfg.FetchCooldown,
+		FetchPollInterval:    b.cfg.FetchPollInterval,
+		RescueStuckJobsAfter: b.cfg.RescueAfter,
+		// Each chunk job sets its own timeout from its operation.
+		JobTimeout: -1,
+	})
+	if err != nil {
+		return fmt.Errorf("create River worker client: %w", err)
+	}
+	if err := client.Start(ctx); err != nil {
+		return fmt.Errorf("start River client: %w", err)
+	}
+	b.work = client
+	deadCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	b.stopDead = cancel
+	b.deadDone = make(chan struct{})
+	go b.sweepDead(deadCtx, h)
+	return nil
+}
+
+// Stop stops fetching and waits for running chunks until ctx is done, then
+// cancels them.
+func (b *Broker) Stop(ctx context.Context) error {
+	b.mu.Lock()
+	client, cancel, done := b.work, b.stopDead, b.deadDone
+	b.work = nil
+	b.mu.Unlock()
+	if client == nil {
+		return queue.ErrNotStarted
+	}
+	cancel()
+	<-done
+	err := client.Stop(ctx)
+	if err == nil {
+		return nil
+	}
+	// The grace period is over: cancel what still runs, so the engine
+	// releases those chunks, and wait for River to wind down.
+	stopCtx, stopCancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer stopCancel()
+	if cerr := client.StopAndCancel(stopCtx); cerr != nil {
+		return fmt.Errorf("stop River client: %w", errors.Join(err, cerr))
+	}
+	return nil
+}
+
+// Ready checks that River's tables answer.
+func (b *Broker) Ready(ctx context.Context) error {
+	var one int
+	if err := b.pool.QueryRow(ctx, `SELECT 1 FROM river_job LIMIT 0`).Scan(&one); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("River tables unreachable: %w", err)
+	}
+	return nil
+}
+
+// chunkWorker hands River jobs to the engine.
+type chunkWorker struct {
+	river.WorkerDefaults[chunkArgs]
+	handler queue.Handler
+}
+
+func (w *chunkWorker) Timeout(job *river.Job[chunkArgs]) time.Duration {
+	if d := w.handler.ChunkTimeout(job.Args.Operation); d > 0 {
+		return d
+	}
+	return -1
+}
+
+func (w *chunkWorker) Work(ctx context.Context, job *river.Job[chunkArgs]) error {
+	// The settle step runs in the engine's commit transaction, possibly
+	// after this job's context has been cancelled; it needs only the
+	// client that River put in the context.
+	settleCtx := context.WithoutCancel(ctx)
+	d := queue.NewDelivery(job.Args.Message, job.Attempt, func(_ context.Context, tx pgx.Tx) error {
+		if _, err := river.JobCompleteTx[*riverpgxv5.Driver](settleCtx, tx, job); err != nil {
+			return fmt.Errorf("complete River job %d: %w", job.ID, err)
+		}
+		return nil
+	})
+	return w.handler.HandleChunk(ctx, d)
+}
+
+// sweepDead reports discarded chunk jobs to the engine once each, marking
+// them in their metadata so that every process sees them reported.
+func (b *Broker) sweepDead(ctx context.Context, h queue.Handler) {
+	defer close(b.deadDone)
+	t := time.NewTicker(b.cfg.DeadSweepInterval)
+	defer t.Stop()
+	for {
+		if err := b.reportDead(ctx, h); err != nil && ctx.Err() == nil {
+			b.cfg.Logger.Warn("report discarded River jobs", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (b *Broker) reportDead(ctx context.Context, h queue.Handler) error {
+	tx, err := b.pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // after Commit this is a no-op
+	rows, err := tx.Query(ctx, `
+		SELECT id, args, coalesce(errors[array_length(errors, 1)]->>'error', 'discarded by River')
+		FROM river_job
+		WHERE kind = $1 AND state = 'discarded' AND NOT (metadata ? 'tallyq_dead_reported')
+		ORDER BY id LIMIT 100
+		FOR UPDATE SKIP LOCKED`, Kind)
+	if err != nil {
+		return err
+	}
+	type dead struct {
+		id     int64
+		args   chunkArgs
+		reason string
+	}
+	var found []dead
+	for rows.Next() {
+		var d dead
+		if err := rows.Scan(&d.id, &d.args, &d.reason); err != nil {
+			return err
+		}
+		found = append(found, d)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, d := range found {
+		if err := h.DeliveryDead(ctx, d.args.Message, "River discarded the message after "+fmt.Sprint(b.cfg.MaxAttempts)+" attempts: "+d.reason); err != nil {
+			return fmt.Errorf("report discarded River job %d: %w", d.id, err)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE river_job SET metadata = metadata || '{"tallyq_dead_reported": true}' WHERE id = $1`, d.id); err != nil {
+			return err
+		}
+	}
+	return tx.Commit(ctx)
+}
