@@ -29,6 +29,16 @@ type FixedBase struct {
 	once  sync.Once
 	table [][]*big.Int // table[i][d-1] = base^(d·2^(w·i)), read-only once built
 	ready atomic.Bool
+
+	memberOnce sync.Once
+	member     bool
+}
+
+// inSubgroup reports, computing it once, whether the base is in the order-q
+// subgroup; proofs check their public key with it.
+func (f *FixedBase) inSubgroup() bool {
+	f.memberOnce.Do(func() { f.member = f.grp.InSubgroup(f.base) })
+	return f.member
 }
 
 // NewFixedBase returns a FixedBase for b. It is cheap: the table is built on

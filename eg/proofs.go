@@ -68,6 +68,15 @@ func (g *Group) checkMembers(proof string, names []string, elems ...ElementModP)
 	return nil
 }
 
+// checkPublicKey returns a ProofError when K is not in the order-q subgroup,
+// so that exponents of K may be reduced mod q (as batch verification does).
+func checkPublicKey(proof string, k *FixedBase) error {
+	if !k.inSubgroup() {
+		return proofErr(proof, "public key K is not in the order-q subgroup")
+	}
+	return nil
+}
+
 // checkRangeP returns a ProofError naming the first of elems not in [0, p).
 func (g *Group) checkRangeP(proof string, names []string, elems ...ElementModP) error {
 	for i, x := range elems {
@@ -128,6 +137,9 @@ var disjunctiveNames = []string{"α (pad)", "β (data)", "proof_zero_pad", "proo
 // challenge and responses in [0, q), c = c0 + c1 = H(Q̄, α, β, a0, b0, a1, b1),
 // and g^v0 = a0·α^c0, g^v1 = a1·α^c1, K^v0 = b0·β^c0, g^c1·K^v1 = b1·β^c1.
 func (p DisjunctiveProof) Verify(g *Group, ct Ciphertext, k *FixedBase, qbar ElementModQ) error {
+	if err := checkPublicKey("disjunctive", k); err != nil {
+		return err
+	}
 	if err := p.checkStatic(g, ct, qbar); err != nil {
 		return err
 	}
@@ -194,6 +206,9 @@ func (g *Group) NewConstantProof(ct Ciphertext, constant int, nonce ElementModQ,
 func (p ConstantProof) Verify(g *Group, ct Ciphertext, limit int, k *FixedBase, qbar ElementModQ) error {
 	const kind = "constant"
 	names := []string{"A (pad)", "B (data)", "pad", "data"}
+	if err := checkPublicKey(kind, k); err != nil {
+		return err
+	}
 	if p.Constant != limit {
 		return proofErr(kind, "proof claims constant %d but the limit is %d", p.Constant, limit)
 	}
@@ -237,6 +252,9 @@ func (g *Group) NewChaumPedersenProof(ct Ciphertext, secret ElementModQ, share E
 func (p ChaumPedersenProof) Verify(g *Group, ct Ciphertext, share ElementModP, publicKey *FixedBase, qbar ElementModQ) error {
 	const kind = "chaum-pedersen"
 	names := []string{"A (pad)", "B (data)", "share M", "pad", "data"}
+	if err := checkPublicKey(kind, publicKey); err != nil {
+		return err
+	}
 	if err := g.checkRangeP(kind, names, ct.Pad, ct.Data, share, p.Pad, p.Data); err != nil {
 		return err
 	}
