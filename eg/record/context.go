@@ -1,0 +1,74 @@
+package record
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/big"
+)
+
+// Constants are the group parameters in decimal, as constants.json writes them.
+type Constants struct {
+	LargePrime *big.Int `json:"large_prime"`
+	SmallPrime *big.Int `json:"small_prime"`
+	Cofactor   *big.Int `json:"cofactor"`
+	Generator  *big.Int `json:"generator"`
+}
+
+// UnmarshalJSON requires all four numbers.
+func (c *Constants) UnmarshalJSON(b []byte) error {
+	type plain Constants
+	var p plain
+	if err := json.Unmarshal(b, &p); err != nil {
+		return fmt.Errorf("constants: %w", err)
+	}
+	if p.LargePrime == nil || p.SmallPrime == nil || p.Cofactor == nil || p.Generator == nil {
+		return fmt.Errorf("constants: large_prime, small_prime, cofactor and generator are all required")
+	}
+	*c = Constants(p)
+	return nil
+}
+
+// Context is the election's cryptographic context (python CiphertextElectionContext).
+type Context struct {
+	NumberOfGuardians      int               `json:"number_of_guardians"`
+	Quorum                 int               `json:"quorum"`
+	ElGamalPublicKey       Hex               `json:"elgamal_public_key"`
+	CommitmentHash         Hex               `json:"commitment_hash"`
+	ManifestHash           Hex               `json:"manifest_hash"`
+	CryptoBaseHash         Hex               `json:"crypto_base_hash"`
+	CryptoExtendedBaseHash Hex               `json:"crypto_extended_base_hash"`
+	ExtendedData           map[string]string `json:"extended_data"`
+}
+
+// MarshalJSON writes extended_data as an object even when empty, as the schema requires.
+func (c Context) MarshalJSON() ([]byte, error) {
+	type plain Context
+	p := plain(c)
+	if p.ExtendedData == nil {
+		p.ExtendedData = map[string]string{}
+	}
+	return json.Marshal(p)
+}
+
+// GuardianRecord is a guardian's public record (guardians/guardian_<id>.json).
+type GuardianRecord struct {
+	GuardianID          string         `json:"guardian_id"`
+	SequenceOrder       int            `json:"sequence_order"`
+	ElectionPublicKey   Hex            `json:"election_public_key"`
+	ElectionCommitments []Hex          `json:"election_commitments"`
+	ElectionProofs      []SchnorrProof `json:"election_proofs"`
+}
+
+// EncryptionDevice is a ballot-marking device; its hash seeds the first ballot's code.
+type EncryptionDevice struct {
+	DeviceID   int64  `json:"device_id"`
+	SessionID  int64  `json:"session_id"`
+	LaunchCode int64  `json:"launch_code"`
+	Location   string `json:"location"`
+}
+
+// LagrangeCoefficients is coefficients.json: one coefficient per available guardian,
+// in the order the available guardians decrypted.
+type LagrangeCoefficients struct {
+	Coefficients []Hex `json:"coefficients"`
+}
