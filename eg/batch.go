@@ -11,9 +11,16 @@ import (
 // inputs are verified in consecutive batches, so memory stays flat.
 const MaxBatch = 64
 
-// batchSecurityBits is λ: random exponents are λ-bit, and a batch containing
-// an invalid proof passes with probability at most 2·2^−λ.
+// batchSecurityBits is the most λ can be: random exponents are λ-bit, and a
+// batch containing an invalid proof passes with probability at most 2·2^−λ.
+// A group's λ is lower when q or r/2 is not larger than 2^64 (the test group's
+// q = 2^64 − 59 gives λ = 63), since the argument needs both above 2^λ.
 const batchSecurityBits = 64
+
+// batchBits returns the group's λ.
+func (g *Group) batchBits() int {
+	return min(batchSecurityBits, g.q.BitLen()-1, g.r.BitLen()-2)
+}
 
 // DisjunctiveItem is one selection's ciphertext and 0/1 proof to verify.
 type DisjunctiveItem struct {
@@ -34,7 +41,8 @@ func (e *BatchError) Unwrap() error { return e.Err }
 
 // VerifyDisjunctiveBatch verifies every item's proof under public key K and
 // extended base hash Q̄ — accepting exactly what DisjunctiveProof.Verify
-// accepts, except with probability ≤ 2^−63 per batch — and returns a
+// accepts, except with probability ≤ 2·2^−λ per batch (λ = 64 in the standard
+// group) — and returns a
 // *BatchError naming the first invalid item. Items are combined MaxBatch at a
 // time; when a combination fails, its items are verified one by one to find
 // the culprit.
@@ -42,7 +50,7 @@ func (e *BatchError) Unwrap() error { return e.Err }
 // # Soundness
 //
 // For both groups p − 1 = 2·q·r' with q and r' = r/2 prime and larger than
-// 2^64 (TestGroupStructure checks this), so Z_p^* = C_2 × C_q × C_r'.
+// 2^λ (TestGroupStructure checks this), so Z_p^* = C_2 × C_q × C_r'.
 //
 //  1. Every α, β, a0, b0, a1, b1 must have Legendre symbol 1: that kills any
 //     C_2 component (such as that of p − x for x in the subgroup) exactly,
@@ -115,7 +123,7 @@ func (g *Group) disjunctiveBatchHolds(items []DisjunctiveItem, k *FixedBase) boo
 		}
 	}
 	n := len(items)
-	rnd := randomExponents(6 * n)
+	rnd := randomExponents(6*n, g.batchBits())
 	// Step 2: α and β are in the order-q subgroup.
 	bases := make([]*big.Int, 0, 6*n)
 	exps := make([]*big.Int, 0, 6*n)
@@ -148,16 +156,16 @@ func (g *Group) disjunctiveBatchHolds(items []DisjunctiveItem, k *FixedBase) boo
 	return lhs.big().Cmp(g.multiExp(bases, exps)) == 0
 }
 
-// randomExponents returns n uniformly random non-zero λ-bit integers from
-// crypto/rand.
-func randomExponents(n int) []*big.Int {
+// randomExponents returns n uniformly random non-zero integers below 2^bits
+// (bits ≤ 64) from crypto/rand.
+func randomExponents(n, bits int) []*big.Int {
 	buf := make([]byte, 8*n)
 	if _, err := rand.Read(buf); err != nil {
 		panic(fmt.Sprintf("eg: crypto/rand failed: %v", err))
 	}
 	out := make([]*big.Int, n)
 	for i := range out {
-		v := binary.LittleEndian.Uint64(buf[8*i:])
+		v := binary.LittleEndian.Uint64(buf[8*i:]) >> (64 - bits)
 		if v == 0 {
 			v = 1 // a zero exponent would drop its equation
 		}

@@ -84,18 +84,18 @@ func (p *Polynomial) Evaluate(g *Group, x uint64) ElementModQ {
 }
 
 // String redacts the coefficients.
-func (p *Polynomial) String() string {
+func (p Polynomial) String() string {
 	return fmt.Sprintf("eg.Polynomial{quorum: %d, coefficients: [redacted]}", len(p.coefficients))
 }
 
 // GoString redacts the coefficients.
-func (p *Polynomial) GoString() string { return p.String() }
+func (p Polynomial) GoString() string { return p.String() }
 
 // Format redacts the coefficients whatever the verb.
-func (p *Polynomial) Format(f fmt.State, verb rune) { fmt.Fprint(f, p.String()) }
+func (p Polynomial) Format(f fmt.State, verb rune) { fmt.Fprint(f, p.String()) }
 
 // MarshalJSON refuses: a polynomial is secret and has no public encoding.
-func (p *Polynomial) MarshalJSON() ([]byte, error) {
+func (p Polynomial) MarshalJSON() ([]byte, error) {
 	return nil, errors.New("eg: refusing to encode a secret polynomial")
 }
 

@@ -1,0 +1,159 @@
+package eg
+
+import (
+	"crypto/rand"
+	"math/big"
+	"testing"
+	"time"
+)
+
+// Benchmarks run in the standard 4096-bit group. Ratios are measured within
+// one run on the same inputs, e.g.
+//
+//	go test ./eg -run '^$' -bench . -benchtime 20x
+
+func randomP(b *testing.B, g *Group) ElementModP {
+	return g.GPow(g.RandomQ())
+}
+
+func BenchmarkMulP(b *testing.B) {
+	g := standardGroup
+	x, y := randomP(b, g), randomP(b, g)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		x = g.MulP(x, y)
+	}
+}
+
+func BenchmarkExp256(b *testing.B) {
+	g := standardGroup
+	x := randomP(b, g)
+	es := make([]ElementModQ, 64)
+	for i := range es {
+		es[i] = g.RandomQ()
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		g.PowP(x, es[i%len(es)])
+	}
+}
+
+// BenchmarkFixedBase times the precomputed tables for g and for an election
+// key K against big.Int.Exp on the same fresh random 256-bit exponent each
+// iteration, checks the results equal, and reports the speed-up.
+func BenchmarkFixedBase(b *testing.B) {
+	g := standardGroup
+	k := g.NewFixedBase(randomP(b, g))
+	k.Precompute()
+	g.GPow(g.OneQ()) // builds g's table
+	for _, tc := range []struct {
+		name string
+		base *big.Int
+		pow  func(ElementModQ) ElementModP
+	}{
+		{"g", g.g, g.GPow},
+		{"K", k.Base().big(), k.Pow},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			var table, plain time.Duration
+			want := new(big.Int)
+			for i := 0; i < b.N; i++ {
+				e := g.RandomQ()
+				t0 := time.Now()
+				got := tc.pow(e)
+				t1 := time.Now()
+				want.Exp(tc.base, e.big(), g.p)
+				t2 := time.Now()
+				table += t1.Sub(t0)
+				plain += t2.Sub(t1)
+				if got.big().Cmp(want) != 0 {
+					b.Fatalf("table result ≠ big.Int.Exp for exponent %s", e.Hex())
+				}
+			}
+			b.ReportMetric(float64(table.Nanoseconds())/float64(b.N), "table-ns/exp")
+			b.ReportMetric(float64(plain.Nanoseconds())/float64(b.N), "bigexp-ns/exp")
+			b.ReportMetric(float64(plain)/float64(table), "speedup")
+		})
+	}
+}
+
+// BenchmarkSelectionProofVerify verifies the same MaxBatch valid selection
+// proofs one at a time and as one batch in every iteration, and reports
+// both rates and their ratio.
+func BenchmarkSelectionProofVerify(b *testing.B) {
+	g := standardGroup
+	k := g.NewFixedBase(randomP(b, g))
+	k.Precompute()
+	qbar := g.Hash("bench")
+	items := make([]DisjunctiveItem, MaxBatch)
+	for i := range items {
+		m, r := uint64(i%2), g.RandomQ()
+		ct, err := g.Encrypt(m, r, k)
+		if err != nil {
+			b.Fatal(err)
+		}
+		p, err := g.NewDisjunctiveProof(ct, m, r, k, qbar, g.RandomQ())
+		if err != nil {
+			b.Fatal(err)
+		}
+		items[i] = DisjunctiveItem{Ciphertext: ct, Proof: p}
+	}
+	b.ResetTimer()
+	var single, batch time.Duration
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		for _, it := range items {
+			if err := it.Proof.Verify(g, it.Ciphertext, k, qbar); err != nil {
+				b.Fatal(err)
+			}
+		}
+		t1 := time.Now()
+		if err := g.VerifyDisjunctiveBatch(items, k, qbar); err != nil {
+			b.Fatal(err)
+		}
+		t2 := time.Now()
+		single += t1.Sub(t0)
+		batch += t2.Sub(t1)
+	}
+	n := float64(b.N * len(items))
+	b.ReportMetric(n/single.Seconds(), "single-proofs/s")
+	b.ReportMetric(n/batch.Seconds(), "batch-proofs/s")
+	b.ReportMetric(float64(single)/float64(batch), "speedup")
+}
+
+func BenchmarkShareGeneration(b *testing.B) {
+	g := standardGroup
+	s := g.RandomQ()
+	qbar := g.Hash("bench")
+	ct := Ciphertext{Pad: randomP(b, g), Data: randomP(b, g)}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		g.NewDecryptionShare(ct, s, qbar, g.RandomQ())
+	}
+}
+
+// BenchmarkDiscreteLog solves g^t for random t ≤ 10^7 after building the table
+// once (its build time is reported as table-build-ms).
+func BenchmarkDiscreteLog(b *testing.B) {
+	g := standardGroup
+	const max = 10_000_000
+	t0 := time.Now()
+	d := g.NewDiscreteLog(max)
+	build := time.Since(t0)
+	targets := make([]ElementModP, 32)
+	want := make([]uint64, len(targets))
+	for i := range targets {
+		n, _ := rand.Int(rand.Reader, big.NewInt(max+1))
+		want[i] = n.Uint64()
+		targets[i] = g.GPow(g.ElementModQFromUint64(want[i]))
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		j := i % len(targets)
+		got, err := d.Log("bench", targets[j])
+		if err != nil || got != want[j] {
+			b.Fatalf("log = %d, %v; want %d", got, err, want[j])
+		}
+	}
+	b.ReportMetric(float64(build.Milliseconds()), "table-build-ms")
+}

@@ -1,0 +1,54 @@
+package eg
+
+import (
+	"math/rand/v2"
+	"strings"
+	"testing"
+)
+
+func TestDiscreteLog(t *testing.T) {
+	g := TestGroup()
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, max := range []uint64{0, 1, 2, 15, 16, 17, 1000, 123457} {
+		d := g.NewDiscreteLog(max)
+		for _, want := range []uint64{0, max, max / 2, rng.Uint64N(max + 1)} {
+			got, err := d.Log("sel", g.GPow(g.ElementModQFromUint64(want)))
+			if err != nil || got != want {
+				t.Fatalf("max %d: log of g^%d = %d, %v", max, want, got, err)
+			}
+		}
+		_, err := d.Log("contest-7/selection-3", g.GPow(g.ElementModQFromUint64(max+1)))
+		if err == nil || !strings.Contains(err.Error(), "contest-7/selection-3") || !strings.Contains(err.Error(), "beyond") && !strings.Contains(err.Error(), "[0,") {
+			t.Fatalf("max %d: g^(max+1) gave %v, want an error naming the selection and the bound", max, err)
+		}
+	}
+	// A value that is no small power of g at all, such as a random subgroup element.
+	if _, err := g.NewDiscreteLog(50).Log("x", g.GPow(g.RandomQ())); err == nil {
+		t.Fatal("a random element has a small discrete log")
+	}
+}
+
+func TestDecryptKnownSecretAndNonce(t *testing.T) {
+	g := TestGroup()
+	s := g.RandomQ()
+	k := g.NewFixedBase(g.GPow(s))
+	d := g.NewDiscreteLog(1000)
+	r := g.RandomQ()
+	ct, err := g.Encrypt(777, r, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, err := g.DecryptKnownSecret("a", ct, s, d); err != nil || m != 777 {
+		t.Fatalf("known secret: %d, %v", m, err)
+	}
+	if m, err := g.DecryptKnownNonce("a", ct, r, k, d); err != nil || m != 777 {
+		t.Fatalf("known nonce: %d, %v", m, err)
+	}
+	if _, err := g.Encrypt(1, g.ZeroQ(), k); err == nil {
+		t.Fatal("nonce 0 accepted")
+	}
+	sum := g.AddCiphertexts(ct, ct, ct)
+	if m, err := g.DecryptKnownSecret("sum", sum, s, g.NewDiscreteLog(5000)); err != nil || m != 3*777 {
+		t.Fatalf("homomorphic sum: %d, %v", m, err)
+	}
+}
