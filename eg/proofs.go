@@ -7,9 +7,14 @@ const (
 	UsageSelectionValue = "Prove selection's value (0 or 1)"
 	UsageSelectionLimit = "Prove value within selection's limit"
 	UsageSecretValue    = "Prove knowledge of secret value"
+)
+
+// Nonce headers of electionguard-python 1.x proofs (the version that wrote
+// the 0.95 sample records; TestFixtureProofsReproducedBitForBit pins them).
+const (
 	disjunctiveHeader   = "disjoint-chaum-pedersen-proof"
 	constantHeader      = "constant-chaum-pedersen-proof"
-	chaumPedersenHeader = "constant-chaum-pedersen-proof"
+	chaumPedersenHeader = "chaum-pedersen-proof"
 )
 
 // DisjunctiveProof proves that a ciphertext encrypts 0 or 1 (the record's
@@ -98,31 +103,30 @@ func (g *Group) checkRangeQ(proof string, names []string, elems ...ElementModQ) 
 }
 
 // NewDisjunctiveProof proves that ct = (g^nonce, g^plaintext·K^nonce) encrypts
-// plaintext ∈ {0, 1}, with challenge H(Q̄, α, β, a0, b0, a1, b1) and the
-// proof's own randomness derived from seed as electionguard-python does.
+// plaintext ∈ {0, 1}, with challenge H(Q̄, α, β, a0, b0, a1, b1). The proof's
+// randomness is derived from seed exactly as electionguard-python 1.x does
+// (spec 1.1 §3.3.4: the simulated branch uses the known nonce), so a record's
+// proofs are reproduced bit for bit from its private nonces.
 func (g *Group) NewDisjunctiveProof(ct Ciphertext, plaintext uint64, nonce ElementModQ, k *FixedBase, qbar, seed ElementModQ) (DisjunctiveProof, error) {
-	ns := g.NewNonces(seed, disjunctiveHeader)
 	alpha, beta := ct.Pad, ct.Data
+	ns := g.NewNonces(seed, disjunctiveHeader)
 	switch plaintext {
 	case 0:
-		c1, v1, u0 := ns.Get(0), ns.Get(1), ns.Get(2)
+		c1, v, u0 := ns.Get(0), ns.Get(1), ns.Get(2)
 		a0, b0 := g.GPow(u0), k.Pow(u0)
-		negC1 := g.NegQ(c1)
-		a1 := g.MulP(g.GPow(v1), g.PowP(alpha, negC1))
-		b1 := g.MulP(k.Pow(v1), g.GPow(c1), g.PowP(beta, negC1))
+		a1, b1 := g.GPow(v), g.MulP(k.Pow(v), g.GPow(c1))
 		c := g.Hash(qbar, alpha, beta, a0, b0, a1, b1)
 		c0 := g.SubQ(c, c1)
-		v0 := g.APlusBCQ(u0, c0, nonce)
+		v0, v1 := g.APlusBCQ(u0, c0, nonce), g.APlusBCQ(v, c1, nonce)
 		return DisjunctiveProof{a0, b0, a1, b1, c0, c1, c, v0, v1}, nil
 	case 1:
-		c0, v0, u1 := ns.Get(0), ns.Get(1), ns.Get(2)
-		negC0 := g.NegQ(c0)
-		a0 := g.MulP(g.GPow(v0), g.PowP(alpha, negC0))
-		b0 := g.MulP(k.Pow(v0), g.PowP(beta, negC0))
+		w, v, u1 := ns.Get(0), ns.Get(1), ns.Get(2)
+		a0, b0 := g.GPow(v), g.MulP(k.Pow(v), g.GPow(w))
 		a1, b1 := g.GPow(u1), k.Pow(u1)
 		c := g.Hash(qbar, alpha, beta, a0, b0, a1, b1)
-		c1 := g.SubQ(c, c0)
-		v1 := g.APlusBCQ(u1, c1, nonce)
+		c0 := g.NegQ(w)
+		c1 := g.AddQ(c, w)
+		v0, v1 := g.APlusBCQ(v, c0, nonce), g.APlusBCQ(u1, c1, nonce)
 		return DisjunctiveProof{a0, b0, a1, b1, c0, c1, c, v0, v1}, nil
 	default:
 		return DisjunctiveProof{}, fmt.Errorf("eg: a disjunctive proof needs plaintext 0 or 1, not %d", plaintext)
