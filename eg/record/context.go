@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/big"
+
+	"github.com/tallyq/tallyq/eg"
 )
 
 // Constants are the group parameters in decimal, as constants.json writes them.
@@ -71,4 +73,15 @@ type EncryptionDevice struct {
 // in the order the available guardians decrypted.
 type LagrangeCoefficients struct {
 	Coefficients []Hex `json:"coefficients"`
+}
+
+// ConstantsOf returns a group's constants as constants.json writes them.
+func ConstantsOf(g *eg.Group) *Constants {
+	return &Constants{LargePrime: g.P(), SmallPrime: g.Q(), Cofactor: g.R(), Generator: g.G()}
+}
+
+// Matches reports whether the constants are the group's: a record is read with the group
+// its constants name.
+func (c *Constants) Matches(g *eg.Group) bool {
+	return c.LargePrime.Cmp(g.P()) == 0 && c.SmallPrime.Cmp(g.Q()) == 0 && c.Cofactor.Cmp(g.R()) == 0 && c.Generator.Cmp(g.G()) == 0
 }

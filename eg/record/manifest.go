@@ -304,3 +304,26 @@ func unique[T any](what string, items []T, id func(T) string) error {
 	}
 	return nil
 }
+
+// MarshalJSON writes the lists 1.x requires as [] when they are nil, so python reads the
+// manifest back (the hash treats both as "null").
+func (m Manifest) MarshalJSON() ([]byte, error) {
+	type plain Manifest
+	p := plain(m)
+	p.GeopoliticalUnits = nonNil(p.GeopoliticalUnits)
+	p.Parties = nonNil(p.Parties)
+	p.Candidates = nonNil(p.Candidates)
+	p.BallotStyles = nonNil(p.BallotStyles)
+	p.Contests = nonNil(slices.Clone(p.Contests))
+	for i := range p.Contests {
+		p.Contests[i].BallotSelections = nonNil(p.Contests[i].BallotSelections)
+	}
+	return json.Marshal(p)
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}

@@ -10,7 +10,8 @@ import (
 // Check names one check of ballot validation.
 type Check string
 
-// The checks ValidateBallot makes, in the order it makes them.
+// The checks ValidateBallot makes. It makes the cheap ones first (everything but the
+// proofs' equations), so a ballot failing several reports the first of those.
 const (
 	CheckNonce           Check = "no nonce"             // the ballot, a contest or a selection carries a nonce
 	CheckManifestHash    Check = "manifest hash"        // the ballot's manifest_hash is not the manifest's
@@ -211,6 +212,9 @@ func (e *Election) prepareContest(pb *preparedBallot, c *BallotContest) (eg.Elem
 	if err != nil || !g.InSubgroup(acc.Pad) || !g.InSubgroup(acc.Data) {
 		return eg.ElementModQ{}, fail(b, c.ObjectID, "", CheckSubgroup, "ciphertext_accumulation is not a pair of subgroup elements")
 	}
+	if !g.AddCiphertexts(cts...).Equal(acc) {
+		return eg.ElementModQ{}, fail(b, c.ObjectID, "", CheckAccumulation, "ciphertext_accumulation is not the product of the %d selections", len(cts))
+	}
 	ch := contestHash(g, c.ObjectID, info.hash, hashes)
 	if !c.CryptoHash.Equal(HexQ(ch)) {
 		return eg.ElementModQ{}, fail(b, c.ObjectID, "", CheckCryptoHash, "contest crypto_hash is %s, recomputed %s", c.CryptoHash, ch.Hex())
@@ -224,9 +228,6 @@ func (e *Election) prepareContest(pb *preparedBallot, c *BallotContest) (eg.Elem
 	}
 	if got := g.Hash(e.ExtendedBaseHash, acc.Pad, acc.Data, proof.Pad, proof.Data); !got.Equal(proof.Challenge) {
 		return eg.ElementModQ{}, fail(b, c.ObjectID, "", CheckChallenge, "contest proof challenge is %s, H(Q̄, A, B, a, b) is %s", proof.Challenge.Hex(), got.Hex())
-	}
-	if !g.AddCiphertexts(cts...).Equal(acc) {
-		return eg.ElementModQ{}, fail(b, c.ObjectID, "", CheckAccumulation, "ciphertext_accumulation is not the product of the %d selections", len(cts))
 	}
 	pb.contests = append(pb.contests, preparedContest{id: c.ObjectID, limit: info.desc.Limit(), acc: acc, proof: proof})
 	return ch, nil

@@ -1,0 +1,248 @@
+package record
+
+import (
+	"bytes"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+)
+
+// schemaFor maps a written file to the fixtures' schema it must satisfy.
+var schemaFor = map[string]string{
+	ConstantsFile:        "election_constants",
+	ContextFile:          "ciphertext_election_context",
+	ManifestFile:         "manifest",
+	EncryptedTallyFile:   "published_ciphertext_tally",
+	TallyFile:            "plaintext_tally",
+	CoefficientsFile:     "lagrange_coefficients_record",
+	GuardiansDir:         "guardian_record",
+	SubmittedBallotsDir:  "submitted_ballot",
+	SpoiledBallotsDir:    "plaintext_tally",
+	EncryptionDevicesDir: "encryption_device",
+}
+
+func compileSchemas(t *testing.T) map[string]*jsonschema.Schema {
+	t.Helper()
+	dir := filepath.Join(fixtureDir(t, "minimal"), "..", "schema")
+	c := jsonschema.NewCompiler()
+	out := map[string]*jsonschema.Schema{}
+	for _, name := range schemaFor {
+		if out[name] != nil {
+			continue
+		}
+		path := filepath.Join(dir, name+".schema.json")
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc, err := jsonschema.UnmarshalJSON(f)
+		f.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		url := "file:///schema/" + name + ".schema.json"
+		if err := c.AddResource(url, doc); err != nil {
+			t.Fatal(err)
+		}
+		if out[name], err = c.Compile(url); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+	}
+	return out
+}
+
+// TestWrittenRecordMatchesSchemas is check (g): a whole record written by Writer (a
+// generated election: ceremony, ballots, tally, decryption) validates against the
+// fixtures' JSON schemas, and reading it back gives what was written.
+func TestWrittenRecordMatchesSchemas(t *testing.T) {
+	schemas := compileSchemas(t)
+	gen := generatedElection(t)
+	dir := t.TempDir()
+	public, private := filepath.Join(dir, "election_record"), filepath.Join(dir, "election_private_data")
+	written := writeGeneratedRecord(t, gen, public, private)
+
+	n := 0
+	err := filepath.Walk(public, func(path string, info os.FileInfo, err error) error {
+		if err != nil || info.IsDir() {
+			return err
+		}
+		key := info.Name()
+		if _, ok := schemaFor[key]; !ok {
+			key = filepath.Base(filepath.Dir(path))
+		}
+		s, ok := schemas[schemaFor[key]]
+		if !ok {
+			t.Errorf("%s: no schema for this file", path)
+			return nil
+		}
+		if err := s.Validate(mustDecode(t, path)); err != nil {
+			t.Errorf("%s: %v", path, err)
+		}
+		n++
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n < 10 {
+		t.Fatalf("only %d files validated", n)
+	}
+	// The schemas do reject: a manifest without its required name, a context whose
+	// extended_data is null (as 1.x writes it; we write {}).
+	for file, drop := range map[string]string{ManifestFile: "name", ContextFile: "extended_data"} {
+		doc := mustDecode(t, filepath.Join(public, file)).(map[string]any)
+		if drop == "extended_data" {
+			doc[drop] = nil
+		} else {
+			delete(doc, drop)
+		}
+		if err := schemas[schemaFor[file]].Validate(doc); err == nil {
+			t.Errorf("%s with %s removed or null passes its schema", file, drop)
+		}
+	}
+	readBack(t, NewFolder(os.DirFS(public)), os.DirFS(private), written)
+}
+
+func mustDecode(t *testing.T, path string) any {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	doc, err := jsonschema.UnmarshalJSON(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return doc
+}
+
+// writtenRecord is what writeGeneratedRecord wrote, by file.
+type writtenRecord map[string]any
+
+func writeGeneratedRecord(t *testing.T, gen *generated, public, private string) writtenRecord {
+	t.Helper()
+	e := gen.election
+	w := NewWriter(public, private)
+	out := writtenRecord{}
+	write := func(name string, v any, fn func() error) {
+		t.Helper()
+		if err := fn(); err != nil {
+			t.Fatalf("write %s: %v", name, err)
+		}
+		out[name] = v
+	}
+	constants := ConstantsOf(gen.g)
+	write(ConstantsFile, constants, func() error { return w.WriteConstants(constants) })
+	write(ContextFile, gen.cer.Context, func() error { return w.WriteContext(gen.cer.Context) })
+	write(ManifestFile, gen.manifest, func() error { return w.WriteManifest(gen.manifest) })
+	for _, r := range gen.cer.Guardians {
+		write("guardian "+r.GuardianID, r, func() error { return w.WriteGuardian(r) })
+	}
+	for _, p := range gen.cer.Private {
+		write("private "+p.GuardianID, p, func() error { return w.WritePrivateGuardian(p) })
+	}
+	device := &EncryptionDevice{DeviceID: 42, SessionID: 7, LaunchCode: 9, Location: "test"}
+	write("device", device, func() error { return w.WriteDevice(device) })
+	ballots, _, _ := encryptBallots(t, gen, 6, 3)
+	tally := e.NewTally()
+	for _, b := range ballots {
+		write("ballot "+b.ObjectID, b, func() error { return w.WriteSubmittedBallot(b) })
+		if err := tally.Add(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	encrypted := tally.Record("election-results")
+	write(EncryptedTallyFile, encrypted, func() error { return w.WriteEncryptedTally(encrypted) })
+	d, err := e.NewDecryptor(gen.cer.Guardians, uint64(tally.Cast()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	available := []string{gen.cer.Private[0].GuardianID, gen.cer.Private[2].GuardianID, gen.cer.Private[3].GuardianID}
+	trustees := trusteesFor(t, d, gen.cer.Private, available)
+	cts, err := encrypted.Ciphertexts(gen.g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pt, err := d.Decrypt(encrypted.ObjectID, cts, trustees)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(TallyFile, pt, func() error { return w.WriteTally(pt) })
+	coeffs, err := d.Coefficients(available)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(CoefficientsFile, coeffs, func() error { return w.WriteCoefficients(coeffs) })
+	for _, b := range ballots {
+		if b.State != BallotSpoiled {
+			continue
+		}
+		cts, err := b.Ciphertexts(gen.g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sp, err := d.Decrypt(b.ObjectID, cts, trustees)
+		if err != nil {
+			t.Fatal(err)
+		}
+		write("spoiled "+sp.ObjectID, sp, func() error { return w.WriteSpoiledBallot(sp) })
+	}
+	return out
+}
+
+// readBack reads the written record with Folder and checks each file decodes to what
+// was written (compared by encoding).
+func readBack(t *testing.T, f *Folder, private fs.FS, written writtenRecord) {
+	t.Helper()
+	same := func(name string, got any, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("read %s: %v", name, err)
+		}
+		want, ok := written[name]
+		if !ok {
+			t.Fatalf("read %s, which was not written", name)
+		}
+		if !bytes.Equal(mustMarshal(t, got), mustMarshal(t, want)) {
+			t.Errorf("%s reads back different", name)
+		}
+		delete(written, name)
+	}
+	c, err := f.Constants()
+	same(ConstantsFile, c, err)
+	ctx, err := f.Context()
+	same(ContextFile, ctx, err)
+	m, err := f.Manifest()
+	same(ManifestFile, m, err)
+	et, err := f.EncryptedTally()
+	same(EncryptedTallyFile, et, err)
+	pt, err := f.Tally()
+	same(TallyFile, pt, err)
+	co, err := f.Coefficients()
+	same(CoefficientsFile, co, err)
+	gs, err := f.Guardians()
+	for _, r := range gs {
+		same("guardian "+r.GuardianID, r, err)
+	}
+	ds, err := f.Devices()
+	for _, d := range ds {
+		same("device", d, err)
+	}
+	for b, err := range f.SubmittedBallots() {
+		same("ballot "+b.ObjectID, b, err)
+	}
+	for s, err := range f.SpoiledBallots() {
+		same("spoiled "+s.ObjectID, s, err)
+	}
+	ps, err := PrivateGuardians(private)
+	for _, p := range ps {
+		same("private "+p.GuardianID, p, err)
+	}
+	for name := range written {
+		t.Errorf("%s was written but not read back", name)
+	}
+}
