@@ -128,9 +128,10 @@ func (g *Group) Generator() ElementModP { return ElementModP{v: g.g, size: g.pLe
 func (g *Group) PByteLen() int { return g.pLen }
 
 // ExpCount returns the number of modular exponentiations this group has
-// performed so far: general, fixed-base and multi-exponentiations each count
-// one per call (a fixed-base table build counts once per squaring chain step it
-// replaces, see FixedBase).
+// performed so far: every PowP, GPow, FixedBase.Pow and subgroup check counts
+// one, and so does each multi-exponentiation of a batch verification however
+// many bases it combines. Building a fixed-base or discrete-log table is
+// multiplications only and counts nothing.
 func (g *Group) ExpCount() uint64 { return g.exps.Load() }
 
 // countExp records n exponentiations.

@@ -107,7 +107,7 @@ func (g *Group) writeReflectedHashItem(h hash.Hash, x any) {
 		}
 		elems := make([]any, rv.Len())
 		for i := range elems {
-			elems[i] = rv.Index(i).Interface()
+			elems[i] = hashableElem(rv.Index(i))
 		}
 		h.Write([]byte(g.Hash(elems...).Hex()))
 	case reflect.String:
@@ -117,4 +117,17 @@ func (g *Group) writeReflectedHashItem(h hash.Hash, x any) {
 	default:
 		panic(fmt.Sprintf("eg: Hash cannot encode a %T; convert it to a string, integer, element or slice", x))
 	}
+}
+
+// hashableElem returns a sequence element, or its address when only the
+// pointer implements CryptoHashable (a []Contest whose CryptoHash has a
+// pointer receiver).
+func hashableElem(v reflect.Value) any {
+	x := v.Interface()
+	if _, ok := x.(CryptoHashable); !ok && v.CanAddr() {
+		if p, ok := v.Addr().Interface().(CryptoHashable); ok {
+			return p
+		}
+	}
+	return x
 }

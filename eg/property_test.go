@@ -368,3 +368,32 @@ func TestPolynomialIsRedacted(t *testing.T) {
 		t.Error("a polynomial marshalled to JSON")
 	}
 }
+
+func TestSecretIsRedacted(t *testing.T) {
+	g := TestGroup()
+	x := g.RandomQ()
+	s := NewSecret(x)
+	out := fmt.Sprintf("%v %+v %#v %s %x %d %q", s, s, s, s, s, s, s) + fmt.Sprint(s, []Secret{s}, struct{ S Secret }{s})
+	if strings.Contains(out, x.Hex()) || strings.Contains(strings.ToUpper(out), x.Hex()) || !strings.Contains(out, "redacted") {
+		t.Fatalf("formatted secret: %s", out)
+	}
+	if _, err := s.MarshalJSON(); err == nil {
+		t.Error("secret marshalled to JSON")
+	}
+	if !s.Reveal().Equal(x) {
+		t.Error("Reveal lost the value")
+	}
+}
+
+type pointerHashable struct{ n int }
+
+func (p *pointerHashable) CryptoHash(g *Group) ElementModQ { return g.Hash("item", p.n) }
+
+func TestHashUsesPointerReceiverOfSliceElements(t *testing.T) {
+	g := TestGroup()
+	items := []pointerHashable{{1}, {2}}
+	want := g.Hash([]any{g.Hash("item", 1), g.Hash("item", 2)})
+	if got := g.Hash(items); !got.Equal(want) {
+		t.Fatal("a slice of values whose pointers are CryptoHashable hashes differently from their hashes")
+	}
+}
