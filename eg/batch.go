@@ -75,38 +75,60 @@ func (g *Group) VerifyDisjunctiveBatch(items []DisjunctiveItem, k *FixedBase, qb
 			return &BatchError{Index: 0, Err: err}
 		}
 	}
-	for start := 0; start < len(items); start += MaxBatch {
-		end := min(start+MaxBatch, len(items))
-		if err := g.verifyDisjunctiveChunk(items[start:end], k, qbar); err != nil {
-			err.Index += start
-			return err
+	return g.verifyInChunks(len(items),
+		func(i int) error { return items[i].Proof.checkStatic(g, items[i].Ciphertext, qbar) },
+		func(lo, hi int) bool { return g.disjunctiveBatchHolds(items[lo:hi], k) },
+		func(i int) error { return items[i].Proof.Verify(g, items[i].Ciphertext, k, qbar) })
+}
+
+// verifyInChunks verifies n items MaxBatch at a time. In each chunk the exact
+// per-item checks (static) run first, in order; the items before the first
+// failure are then checked together (holds), and only if that fails one by
+// one (single), so that the error always names the first invalid item.
+func (g *Group) verifyInChunks(n int, static func(i int) error, holds func(lo, hi int) bool, single func(i int) error) error {
+	for lo := 0; lo < n; lo += MaxBatch {
+		hi := min(lo+MaxBatch, n)
+		bad := hi
+		var badErr error
+		for i := lo; i < hi; i++ {
+			if err := static(i); err != nil {
+				bad, badErr = i, err
+				break
+			}
+		}
+		if !holds(lo, bad) {
+			for i := lo; i < bad; i++ {
+				if err := single(i); err != nil {
+					return &BatchError{Index: i, Err: err}
+				}
+			}
+		}
+		if badErr != nil {
+			return &BatchError{Index: bad, Err: badErr}
 		}
 	}
 	return nil
 }
 
-func (g *Group) verifyDisjunctiveChunk(items []DisjunctiveItem, k *FixedBase, qbar ElementModQ) *BatchError {
-	// The hash and range checks are exact and cheap; the first one to fail
-	// bounds the part whose equations need checking for an earlier failure.
-	bad := len(items)
-	var badErr error
-	for i, it := range items {
-		if err := it.Proof.checkStatic(g, it.Ciphertext, qbar); err != nil {
-			bad, badErr = i, err
-			break
+// allResidues reports whether every x has Legendre symbol 1, i.e. no C_2
+// component (step 1 of the soundness argument).
+func (g *Group) allResidues(xs []*big.Int) bool {
+	for _, x := range xs {
+		if legendre(x, g.p) != 1 {
+			return false
 		}
 	}
-	if !g.disjunctiveBatchHolds(items[:bad], k) {
-		for i, it := range items[:bad] {
-			if err := it.Proof.Verify(g, it.Ciphertext, k, qbar); err != nil {
-				return &BatchError{Index: i, Err: err}
-			}
-		}
+	return true
+}
+
+// allInSubgroup reports whether ∏ xs[i]^s_i for random λ-bit s_i has order
+// dividing q; after allResidues that puts every x in the order-q subgroup
+// except with probability ≤ 2^−λ (step 2).
+func (g *Group) allInSubgroup(xs []*big.Int) bool {
+	if len(xs) == 0 {
+		return true
 	}
-	if badErr != nil {
-		return &BatchError{Index: bad, Err: badErr}
-	}
-	return nil
+	return g.powBig(g.multiExp(xs, randomExponents(len(xs), g.batchBits())), g.q).Cmp(bigOne) == 0
 }
 
 // disjunctiveBatchHolds runs steps 1–3 of the soundness argument above on
@@ -115,32 +137,30 @@ func (g *Group) disjunctiveBatchHolds(items []DisjunctiveItem, k *FixedBase) boo
 	if len(items) == 0 {
 		return true
 	}
+	all := make([]*big.Int, 0, 6*len(items))
 	for _, it := range items {
-		for _, x := range [...]ElementModP{it.Ciphertext.Pad, it.Ciphertext.Data, it.Proof.Proof0Pad, it.Proof.Proof0Data, it.Proof.Proof1Pad, it.Proof.Proof1Data} {
-			if legendre(x.big(), g.p) != 1 {
-				return false
-			}
-		}
+		p := it.Proof
+		all = append(all, it.Ciphertext.Pad.big(), it.Ciphertext.Data.big(),
+			p.Proof0Pad.big(), p.Proof1Pad.big(), p.Proof0Data.big(), p.Proof1Data.big())
 	}
-	n := len(items)
-	rnd := randomExponents(6*n, g.batchBits())
-	// Step 2: α and β are in the order-q subgroup.
-	bases := make([]*big.Int, 0, 6*n)
-	exps := make([]*big.Int, 0, 6*n)
-	for i, it := range items {
-		bases = append(bases, it.Ciphertext.Pad.big(), it.Ciphertext.Data.big())
-		exps = append(exps, rnd[6*i], rnd[6*i+1])
-	}
-	if g.powBig(g.multiExp(bases, exps), g.q).Cmp(bigOne) != 0 {
+	if !g.allResidues(all) {
 		return false
 	}
-	// Step 3: the combined equation.
-	bases, exps = bases[:0], exps[:0]
-	xg, xk := new(big.Int), new(big.Int)
-	tmp := new(big.Int)
+	ciphertexts := make([]*big.Int, 0, 2*len(items))
+	for i := range items {
+		ciphertexts = append(ciphertexts, all[6*i], all[6*i+1])
+	}
+	if !g.allInSubgroup(ciphertexts) {
+		return false
+	}
+	// Step 3: all[6i:6i+6] = α, β, a0, a1, b0, b1 get exponents
+	// t1·c0 + t2·c1, t3·c0 + t4·c1, t1, t2, t3, t4.
+	t := randomExponents(4*len(items), g.batchBits())
+	exps := make([]*big.Int, 0, len(all))
+	xg, xk, tmp := new(big.Int), new(big.Int), new(big.Int)
 	for i, it := range items {
 		p := it.Proof
-		t1, t2, t3, t4 := rnd[6*i+2], rnd[6*i+3], rnd[6*i+4], rnd[6*i+5]
+		t1, t2, t3, t4 := t[4*i], t[4*i+1], t[4*i+2], t[4*i+3]
 		c0, c1, v0, v1 := p.Proof0Challenge.big(), p.Proof1Challenge.big(), p.Proof0Response.big(), p.Proof1Response.big()
 		xg.Add(xg, tmp.Mul(t1, v0)).Add(xg, tmp.Mul(t2, v1)).Add(xg, tmp.Mul(t4, c1))
 		xk.Add(xk, tmp.Mul(t3, v0)).Add(xk, tmp.Mul(t4, v1))
@@ -148,12 +168,83 @@ func (g *Group) disjunctiveBatchHolds(items []DisjunctiveItem, k *FixedBase) boo
 		ea.Add(ea, tmp.Mul(t2, c1)).Mod(ea, g.q)
 		eb := new(big.Int).Mul(t3, c0)
 		eb.Add(eb, tmp.Mul(t4, c1)).Mod(eb, g.q)
-		bases = append(bases, it.Ciphertext.Pad.big(), it.Ciphertext.Data.big(),
-			p.Proof0Pad.big(), p.Proof1Pad.big(), p.Proof0Data.big(), p.Proof1Data.big())
 		exps = append(exps, ea, eb, t1, t2, t3, t4)
 	}
 	lhs := g.MulP(g.GPow(ElementModQ{v: xg.Mod(xg, g.q)}), k.Pow(ElementModQ{v: xk.Mod(xk, g.q)}))
-	return lhs.big().Cmp(g.multiExp(bases, exps)) == 0
+	return lhs.big().Cmp(g.multiExp(all, exps)) == 0
+}
+
+// ShareItem is one decryption share to verify: the ciphertext it decrypts,
+// the share M with its Chaum–Pedersen proof, and the public key it answers
+// to (a guardian's K_i, or the recovery key of a compensated share).
+type ShareItem struct {
+	Ciphertext Ciphertext
+	Share      DecryptionShare
+	PublicKey  *FixedBase
+}
+
+// VerifyShareBatch verifies every item's share proof under Q̄, accepting
+// exactly what DecryptionShare.Verify accepts except with probability
+// ≤ 2·2^−λ per batch, and returns a *BatchError naming the first invalid
+// item. The argument is VerifyDisjunctiveBatch's: A, B, M, a, b are shown to
+// lie in the order-q subgroup (Legendre symbols, then one random combination
+// raised to q), and then g^v = a·K^c and A^v = b·M^c are combined with random
+// λ-bit weights t1, t2 as
+// g^(Σ t1·v) = ∏ A^(−t2·v)·a^t1·b^t2·M^(t2·c) · ∏ over distinct keys K^(Σ t1·c).
+func (g *Group) VerifyShareBatch(items []ShareItem, qbar ElementModQ) error {
+	return g.verifyInChunks(len(items),
+		func(i int) error {
+			it := items[i]
+			if err := checkPublicKey("chaum-pedersen", it.PublicKey); err != nil {
+				return err
+			}
+			return it.Share.Proof.checkStatic(g, it.Ciphertext, it.Share.Share, qbar)
+		},
+		func(lo, hi int) bool { return g.shareBatchHolds(items[lo:hi]) },
+		func(i int) error { return items[i].Share.Verify(g, items[i].Ciphertext, items[i].PublicKey, qbar) })
+}
+
+func (g *Group) shareBatchHolds(items []ShareItem) bool {
+	if len(items) == 0 {
+		return true
+	}
+	all := make([]*big.Int, 0, 5*len(items))
+	for _, it := range items {
+		p := it.Share.Proof
+		all = append(all, it.Ciphertext.Pad.big(), it.Share.Share.big(), p.Pad.big(), p.Data.big(), it.Ciphertext.Data.big())
+	}
+	if !g.allResidues(all) || !g.allInSubgroup(all) {
+		return false
+	}
+	// all[5i:5i+4] = A, M, a, b get exponents −t2·v, t2·c, t1, t2 (B is not
+	// in the equations).
+	t := randomExponents(2*len(items), g.batchBits())
+	bases := make([]*big.Int, 0, 4*len(items))
+	exps := make([]*big.Int, 0, 4*len(items))
+	xg, tmp := new(big.Int), new(big.Int)
+	keyExps := make(map[*FixedBase]*big.Int)
+	for i, it := range items {
+		p := it.Share.Proof
+		t1, t2 := t[2*i], t[2*i+1]
+		xg.Add(xg, tmp.Mul(t1, p.Response.big()))
+		ea := new(big.Int).Mul(t2, p.Response.big())
+		ea.Neg(ea).Mod(ea, g.q)
+		em := new(big.Int).Mul(t2, p.Challenge.big())
+		em.Mod(em, g.q)
+		bases = append(bases, all[5*i:5*i+4]...)
+		exps = append(exps, ea, em, t1, t2)
+		ek, ok := keyExps[it.PublicKey]
+		if !ok {
+			ek = new(big.Int)
+			keyExps[it.PublicKey] = ek
+		}
+		ek.Add(ek, tmp.Mul(t1, p.Challenge.big()))
+	}
+	rhs := g.wrapP(g.multiExp(bases, exps))
+	for k, e := range keyExps {
+		rhs = g.MulP(rhs, k.Pow(ElementModQ{v: e.Mod(e, g.q)}))
+	}
+	return g.GPow(ElementModQ{v: xg.Mod(xg, g.q)}).Equal(rhs)
 }
 
 // randomExponents returns n uniformly random non-zero integers below 2^bits

@@ -121,6 +121,52 @@ func BenchmarkSelectionProofVerify(b *testing.B) {
 	b.ReportMetric(float64(single)/float64(batch), "speedup")
 }
 
+// BenchmarkShareVerify verifies the same MaxBatch decryption shares (of five
+// guardians) one at a time and as one batch in every iteration.
+func BenchmarkShareVerify(b *testing.B) {
+	g := standardGroup
+	qbar := g.Hash("bench")
+	keys := make([]*FixedBase, 5)
+	secrets := make([]ElementModQ, len(keys))
+	for i := range keys {
+		secrets[i] = g.RandomQ()
+		keys[i] = g.NewFixedBase(g.GPow(secrets[i]))
+	}
+	items := make([]ShareItem, MaxBatch)
+	for i := range items {
+		if i%len(keys) == 0 {
+			ct := Ciphertext{Pad: randomP(b, g), Data: randomP(b, g)}
+			items[i].Ciphertext = ct
+		} else {
+			items[i].Ciphertext = items[i-1].Ciphertext
+		}
+		j := i % len(keys)
+		items[i].Share = g.NewDecryptionShare(items[i].Ciphertext, secrets[j], qbar, g.RandomQ())
+		items[i].PublicKey = keys[j]
+	}
+	b.ResetTimer()
+	var single, batch time.Duration
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		for _, it := range items {
+			if err := it.Share.Verify(g, it.Ciphertext, it.PublicKey, qbar); err != nil {
+				b.Fatal(err)
+			}
+		}
+		t1 := time.Now()
+		if err := g.VerifyShareBatch(items, qbar); err != nil {
+			b.Fatal(err)
+		}
+		t2 := time.Now()
+		single += t1.Sub(t0)
+		batch += t2.Sub(t1)
+	}
+	n := float64(b.N * len(items))
+	b.ReportMetric(n/single.Seconds(), "single-shares/s")
+	b.ReportMetric(n/batch.Seconds(), "batch-shares/s")
+	b.ReportMetric(float64(single)/float64(batch), "speedup")
+}
+
 func BenchmarkShareGeneration(b *testing.B) {
 	g := standardGroup
 	s := g.RandomQ()

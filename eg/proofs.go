@@ -255,20 +255,13 @@ func (g *Group) NewChaumPedersenProof(ct Ciphertext, secret ElementModQ, share E
 // publicKey is a guardian's K_i, or a recovery key for a compensated share.
 func (p ChaumPedersenProof) Verify(g *Group, ct Ciphertext, share ElementModP, publicKey *FixedBase, qbar ElementModQ) error {
 	const kind = "chaum-pedersen"
-	names := []string{"A (pad)", "B (data)", "share M", "pad", "data"}
 	if err := checkPublicKey(kind, publicKey); err != nil {
 		return err
 	}
-	if err := g.checkRangeP(kind, names, ct.Pad, ct.Data, share, p.Pad, p.Data); err != nil {
+	if err := p.checkStatic(g, ct, share, qbar); err != nil {
 		return err
 	}
-	if err := g.checkRangeQ(kind, []string{"challenge", "response"}, p.Challenge, p.Response); err != nil {
-		return err
-	}
-	if !g.Hash(qbar, ct.Pad, ct.Data, p.Pad, p.Data, share).Equal(p.Challenge) {
-		return proofErr(kind, "challenge is not H(Q̄, A, B, a, b, M)")
-	}
-	if err := g.checkMembers(kind, names, ct.Pad, ct.Data, share, p.Pad, p.Data); err != nil {
+	if err := g.checkMembers(kind, chaumPedersenNames, ct.Pad, ct.Data, share, p.Pad, p.Data); err != nil {
 		return err
 	}
 	if !g.GPow(p.Response).Equal(g.MulP(p.Pad, publicKey.Pow(p.Challenge))) {
@@ -276,6 +269,24 @@ func (p ChaumPedersenProof) Verify(g *Group, ct Ciphertext, share ElementModP, p
 	}
 	if !g.PowP(ct.Pad, p.Response).Equal(g.MulP(p.Data, g.PowP(share, p.Challenge))) {
 		return proofErr(kind, "A^v ≠ b·M^c (data)")
+	}
+	return nil
+}
+
+var chaumPedersenNames = []string{"A (pad)", "B (data)", "share M", "pad", "data"}
+
+// checkStatic runs the checks that need no exponentiation: ranges and the
+// challenge hash.
+func (p ChaumPedersenProof) checkStatic(g *Group, ct Ciphertext, share ElementModP, qbar ElementModQ) error {
+	const kind = "chaum-pedersen"
+	if err := g.checkRangeP(kind, chaumPedersenNames, ct.Pad, ct.Data, share, p.Pad, p.Data); err != nil {
+		return err
+	}
+	if err := g.checkRangeQ(kind, []string{"challenge", "response"}, p.Challenge, p.Response); err != nil {
+		return err
+	}
+	if !g.Hash(qbar, ct.Pad, ct.Data, p.Pad, p.Data, share).Equal(p.Challenge) {
+		return proofErr(kind, "challenge is not H(Q̄, A, B, a, b, M)")
 	}
 	return nil
 }

@@ -397,3 +397,61 @@ func TestHashUsesPointerReceiverOfSliceElements(t *testing.T) {
 		t.Fatal("a slice of values whose pointers are CryptoHashable hashes differently from their hashes")
 	}
 }
+
+func TestShareBatch(t *testing.T) {
+	g := TestGroup()
+	qbar := g.Hash("shares")
+	rng := rand.New(rand.NewPCG(3, 3))
+	gs, k := ceremony(t, g, rng, 3, 2)
+	neg := func(x ElementModP) ElementModP {
+		y, _ := g.ElementModPFromBig(new(big.Int).Sub(g.p, x.big()))
+		return y
+	}
+	makeItems := func() []ShareItem {
+		var items []ShareItem
+		for sel := 0; sel < 4; sel++ {
+			ct, _ := g.Encrypt(uint64(sel%2), g.RandomQ(), k)
+			for _, gd := range gs {
+				items = append(items, ShareItem{Ciphertext: ct, Share: g.NewDecryptionShare(ct, gd.poly.SecretKey(), qbar, g.RandomQ()), PublicKey: gd.key})
+			}
+			// A compensated share for guardian 0 computed by guardian 1.
+			part := g.NewCompensatedShare(ct, gs[0].poly.Evaluate(g, gs[1].seq), qbar, g.RandomQ())
+			items = append(items, ShareItem{Ciphertext: ct, Share: part, PublicKey: g.NewFixedBase(g.RecoveryKey(gs[1].seq, gs[0].poly.Commitments()))})
+		}
+		return items
+	}
+	if err := g.VerifyShareBatch(makeItems(), qbar); err != nil {
+		t.Fatalf("valid shares: %v", err)
+	}
+	items := makeItems()
+	items[5].Share.Proof.Response = g.AddQ(items[5].Share.Proof.Response, g.OneQ())
+	var be *BatchError
+	if err := g.VerifyShareBatch(items, qbar); !errors.As(err, &be) || be.Index != 5 || !strings.Contains(err.Error(), "g^v ≠ a·K^c") {
+		t.Fatalf("bad response in share 5: %v", err)
+	}
+	items = makeItems()
+	items[2].PublicKey = gs[0].key // share of guardian 2 checked against guardian 0's key
+	if err := g.VerifyShareBatch(items, qbar); !errors.As(err, &be) || be.Index != 2 {
+		t.Fatalf("share checked against the wrong key: %v", err)
+	}
+	for run := 0; run < 64; run++ {
+		items := makeItems()
+		bad := run % len(items)
+		it := &items[bad]
+		s := gs[0].poly.SecretKey()
+		if run%2 == 0 { // −M with a proof made for −M: A^v = b·M^c holds up to sign
+			m := neg(g.PowP(it.Ciphertext.Pad, s))
+			it.Share = DecryptionShare{Share: m, Proof: g.NewChaumPedersenProof(it.Ciphertext, s, m, qbar, g.RandomQ())}
+		} else { // −A: every equation holds exactly, only A is outside the subgroup
+			it.Ciphertext.Pad = neg(it.Ciphertext.Pad)
+			it.Share = g.NewDecryptionShare(it.Ciphertext, s, qbar, g.RandomQ())
+		}
+		it.PublicKey = gs[0].key
+		if err := it.Share.Proof.checkStatic(g, it.Ciphertext, it.Share.Share, qbar); err != nil {
+			t.Fatalf("run %d: planted share must pass the static checks: %v", run, err)
+		}
+		if err := g.VerifyShareBatch(items, qbar); !errors.As(err, &be) || be.Index != bad {
+			t.Fatalf("run %d: planted element in share %d: %v", run, bad, err)
+		}
+	}
+}
