@@ -93,8 +93,8 @@ func mustPoly(t *testing.T, gen *generated, p *PrivateGuardian) *eg.Polynomial {
 	return poly
 }
 
-// TestSecretsRedacted: printing a private guardian record with any verb shows none of
-// its secrets.
+// TestSecretsRedacted: printing a private guardian record or a trustee with any verb
+// shows none of their secrets.
 func TestSecretsRedacted(t *testing.T) {
 	gen := generatedElection(t)
 	p := gen.cer.Private[0]
@@ -105,8 +105,17 @@ func TestSecretsRedacted(t *testing.T) {
 	for _, b := range p.BackupsToShare {
 		secrets = append(secrets, string(b.EncryptedValue))
 	}
+	d, err := gen.election.NewDecryptor(gen.cer.Guardians, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := d.NewTrustee(p, []string{gen.cer.Private[1].GuardianID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets = append(secrets, tr.Secret.Hex(), tr.Backups[gen.cer.Private[1].GuardianID].Hex())
 	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%x", "%q"} {
-		out := fmt.Sprintf(verb, p) + fmt.Sprintf(verb, *p)
+		out := fmt.Sprintf(verb, p) + fmt.Sprintf(verb, *p) + fmt.Sprintf(verb, tr) + fmt.Sprintf(verb, *tr) + fmt.Sprintf(verb, []*Trustee{tr})
 		for _, s := range secrets {
 			if strings.Contains(out, s) || strings.Contains(out, fmt.Sprintf("%x", s)) {
 				t.Errorf("%s prints a secret", verb)

@@ -78,14 +78,14 @@ func (e *Election) verifyBatch(items []batchItem, errs []error) {
 			for _, it := range live {
 				if errs[it.ballot] == nil {
 					if err := it.sel.proof.Verify(e.Group, it.sel.ct, e.PublicKey, e.ExtendedBaseHash); err != nil {
-						errs[it.ballot] = fail(it.b, it.sel.contest, it.sel.id, CheckSelectionProof, "%w", err)
+						errs[it.ballot] = e.selectionFailure(it.b, it.sel, err)
 					}
 				}
 			}
 			return
 		}
 		bad := live[be.Index]
-		errs[bad.ballot] = fail(bad.b, bad.sel.contest, bad.sel.id, CheckSelectionProof, "%w", be.Err)
+		errs[bad.ballot] = e.selectionFailure(bad.b, bad.sel, be.Err)
 		items = live[be.Index+1:]
 	}
 }

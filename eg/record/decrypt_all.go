@@ -62,6 +62,15 @@ type Trustee struct {
 	Backups map[string]eg.ElementModQ
 }
 
+// String redacts the trustee's secrets.
+func (t Trustee) String() string { return fmt.Sprintf("Trustee{%s, secrets: %s}", t.ID, redacted) }
+
+// GoString redacts the trustee's secrets.
+func (t Trustee) GoString() string { return t.String() }
+
+// Format redacts the trustee's secrets for every verb.
+func (t Trustee) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(t.String())) }
+
 // NewTrustee reads an available guardian's secret key and opens its backups from the
 // missing guardians (each decrypted and checked against the sender's commitments).
 func (d *Decryptor) NewTrustee(p *PrivateGuardian, missing []string) (*Trustee, error) {

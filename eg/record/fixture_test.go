@@ -18,7 +18,7 @@ type fixture struct {
 	ballots   []*SubmittedBallot
 }
 
-func loadFixture(t *testing.T, set string) *fixture {
+func loadFixture(t testing.TB, set string) *fixture {
 	t.Helper()
 	f := OpenFolder(publicDir(t, set))
 	m, err := f.Manifest()
@@ -307,4 +307,3 @@ func checkSameValues(t *testing.T, got, want *PlaintextTally) {
 		}
 	}
 }
-

@@ -15,20 +15,9 @@ var standard = eg.Standard()
 func TestFixtureContextHashes(t *testing.T) {
 	for _, set := range fixtureSets {
 		t.Run(set, func(t *testing.T) {
-			f := OpenFolder(publicDir(t, set))
-			g := standard
-			m, err := f.Manifest()
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx, err := f.Context()
-			if err != nil {
-				t.Fatal(err)
-			}
-			guardians, err := f.Guardians()
-			if err != nil {
-				t.Fatal(err)
-			}
+			fx := loadFixture(t, set)
+			g, f := standard, fx.folder
+			m, ctx, guardians := fx.election.Manifest, fx.election.Context, fx.guardians
 			if len(guardians) != ctx.NumberOfGuardians {
 				t.Fatalf("%d guardian records, context says %d", len(guardians), ctx.NumberOfGuardians)
 			}
@@ -61,10 +50,7 @@ func TestFixtureContextHashes(t *testing.T) {
 			}
 			// Every description hash on every ballot, placeholders included.
 			n := 0
-			for b, err := range f.SubmittedBallots() {
-				if err != nil {
-					t.Fatal(err)
-				}
+			for _, b := range fx.ballots {
 				for _, c := range b.Contests {
 					desc, ok := m.Contest(c.ObjectID)
 					if !ok {

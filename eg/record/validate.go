@@ -72,10 +72,23 @@ func (e *Election) ValidateBallot(b *SubmittedBallot) error {
 	}
 	for _, s := range pb.selections {
 		if err := s.proof.Verify(e.Group, s.ct, e.PublicKey, e.ExtendedBaseHash); err != nil {
-			return fail(b, s.contest, s.id, CheckSelectionProof, "%w", err)
+			return e.selectionFailure(b, s, err)
 		}
 	}
 	return pb.contestProofs(e)
+}
+
+// selectionFailure names why a selection's proof failed. The proof's verification checks
+// that α and β are in the order-q subgroup (the batched one for all proofs at once), so
+// the subgroup is tested separately only to name a failure.
+func (e *Election) selectionFailure(b *SubmittedBallot, s preparedSelection, err error) *BallotError {
+	switch {
+	case !e.Group.InSubgroup(s.ct.Pad):
+		return fail(b, s.contest, s.id, CheckSubgroup, "α (pad) is not in the order-q subgroup")
+	case !e.Group.InSubgroup(s.ct.Data):
+		return fail(b, s.contest, s.id, CheckSubgroup, "β (data) is not in the order-q subgroup")
+	}
+	return fail(b, s.contest, s.id, CheckSelectionProof, "%w", err)
 }
 
 // preparedBallot is a ballot that passed every check but the proofs' equations, with its
@@ -208,9 +221,10 @@ func (e *Election) prepareContest(pb *preparedBallot, c *BallotContest) (eg.Elem
 		hashes = append(hashes, h)
 		cts = append(cts, ps.ct)
 	}
+	// The accumulation is in the subgroup when it is the product of selections that are.
 	acc, err := c.CiphertextAccumulation.Elements(g)
-	if err != nil || !g.InSubgroup(acc.Pad) || !g.InSubgroup(acc.Data) {
-		return eg.ElementModQ{}, fail(b, c.ObjectID, "", CheckSubgroup, "ciphertext_accumulation is not a pair of subgroup elements")
+	if err != nil {
+		return eg.ElementModQ{}, fail(b, c.ObjectID, "", CheckSubgroup, "ciphertext_accumulation: %w", err)
 	}
 	if !g.AddCiphertexts(cts...).Equal(acc) {
 		return eg.ElementModQ{}, fail(b, c.ObjectID, "", CheckAccumulation, "ciphertext_accumulation is not the product of the %d selections", len(cts))
@@ -263,12 +277,6 @@ func (e *Election) prepareSelection(b *SubmittedBallot, contest string, s *Ballo
 	ct, err := s.Ciphertext.Elements(g)
 	if err != nil {
 		return ps, eg.ElementModQ{}, fail(b, contest, s.ObjectID, CheckSubgroup, "%w", err)
-	}
-	if !g.InSubgroup(ct.Pad) {
-		return ps, eg.ElementModQ{}, fail(b, contest, s.ObjectID, CheckSubgroup, "α (pad) is not in the order-q subgroup")
-	}
-	if !g.InSubgroup(ct.Data) {
-		return ps, eg.ElementModQ{}, fail(b, contest, s.ObjectID, CheckSubgroup, "β (data) is not in the order-q subgroup")
 	}
 	h := selectionHash(g, s.ObjectID, want, ct)
 	if !s.CryptoHash.Equal(HexQ(h)) {

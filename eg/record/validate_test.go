@@ -78,14 +78,14 @@ var tampers = []tamper{
 	{"selection description hash", CheckDescriptionHash, "mayor", "mayor-sel-2", func(t *testing.T, _ *generated, b *SubmittedBallot) {
 		b.Contests[0].BallotSelections[2].DescriptionHash = bump(b.Contests[0].BallotSelections[2].DescriptionHash)
 	}},
-	{"alpha outside subgroup", CheckSubgroup, "council", "council-sel-1", func(t *testing.T, gen *generated, b *SubmittedBallot) {
-		s := &b.Contests[1].BallotSelections[1]
-		s.Ciphertext.Pad = negate(gen.g, s.Ciphertext.Pad)
-	}},
-	{"beta outside subgroup", CheckSubgroup, "measure", "measure-7-placeholder", func(t *testing.T, gen *generated, b *SubmittedBallot) {
-		s := &b.Contests[2].BallotSelections[2]
-		s.Ciphertext.Data = negate(gen.g, s.Ciphertext.Data)
-	}},
+	{"alpha and beta outside subgroup, proofs and hashes consistent", CheckSubgroup, "council", "council-sel-1",
+		func(t *testing.T, gen *generated, b *SubmittedBallot) {
+			reencryptContest(t, gen, b, 1, map[string]int{"council-sel-0": 1}, 2, "council-sel-1")
+		}},
+	{"placeholder outside subgroup, proofs and hashes consistent", CheckSubgroup, "measure", "measure-7-placeholder",
+		func(t *testing.T, gen *generated, b *SubmittedBallot) {
+			reencryptContest(t, gen, b, 2, map[string]int{}, 1, "measure-7-placeholder")
+		}},
 	{"beta not below p", CheckSubgroup, "mayor", "mayor-sel-1", func(t *testing.T, gen *generated, b *SubmittedBallot) {
 		s := &b.Contests[0].BallotSelections[1]
 		s.Ciphertext.Data = HexFromBig(new(big.Int).Add(gen.g.P(), s.Ciphertext.Data.Big()))
@@ -136,29 +136,66 @@ var tampers = []tamper{
 // honest constant proof that they sum to 2, fixing every hash: only the check against the
 // manifest's limit catches it.
 func overvote(t *testing.T, gen *generated, b *SubmittedBallot) {
+	reencryptContest(t, gen, b, 0, map[string]int{"mayor-sel-0": 1, "mayor-sel-1": 1}, 2, "")
+}
+
+// reencryptContest replaces contest ci of the ballot by a fresh encryption of votes
+// (placeholders included: absent ids are 0) with a constant proof of sum, fixing every
+// hash and the code. When negated names a selection, its α and β are replaced by p − α
+// and p − β (outside the subgroup) and the proofs are drawn until their challenges are
+// even, so that every equation still holds: only the subgroup check can catch it.
+func reencryptContest(t *testing.T, gen *generated, b *SubmittedBallot, ci int, votes map[string]int, sum int, negated string) {
+	t.Helper()
 	g, e := gen.g, gen.election
-	info := e.contests["mayor"]
-	c := &b.Contests[0]
-	votes := map[string]int{"mayor-sel-0": 1, "mayor-sel-1": 1}
+	c := &b.Contests[ci]
+	info := e.contests[c.ObjectID]
 	var cts []eg.Ciphertext
 	var hashes []eg.ElementModQ
 	nonces := g.ZeroQ()
+	minusOne, _ := g.ElementModPFromBig(new(big.Int).Sub(g.P(), big.NewInt(1)))
 	for i, s := range info.selections {
-		sel, ct, nonce, err := e.encryptSelection(s, votes[s.desc.ObjectID])
+		vote := votes[s.desc.ObjectID]
+		nonce := g.RandomQ()
+		ct, err := g.Encrypt(uint64(vote), nonce, e.PublicKey)
 		if err != nil {
 			t.Fatal(err)
 		}
-		c.BallotSelections[i] = sel
-		cts, hashes = append(cts, ct), append(hashes, selectionHash(g, s.desc.ObjectID, s.hash, ct))
+		if s.desc.ObjectID == negated {
+			ct = eg.Ciphertext{Pad: g.MulP(ct.Pad, minusOne), Data: g.MulP(ct.Data, minusOne)}
+		}
+		var proof eg.DisjunctiveProof
+		for {
+			if proof, err = g.NewDisjunctiveProof(ct, uint64(vote), nonce, e.PublicKey, e.ExtendedBaseHash, g.RandomQ()); err != nil {
+				t.Fatal(err)
+			}
+			real := proof.Proof0Challenge
+			if vote == 1 {
+				real = proof.Proof1Challenge
+			}
+			if s.desc.ObjectID != negated || real.Big().Bit(0) == 0 {
+				break
+			}
+		}
+		h := selectionHash(g, s.desc.ObjectID, s.hash, ct)
+		c.BallotSelections[i] = BallotSelection{ObjectID: s.desc.ObjectID, SequenceOrder: s.desc.SequenceOrder,
+			DescriptionHash: HexQ(s.hash), Ciphertext: CiphertextOf(ct), CryptoHash: HexQ(h),
+			IsPlaceholderSelection: s.placeholder, Proof: DisjunctiveProofOf(proof)}
+		cts, hashes = append(cts, ct), append(hashes, h)
 		nonces = g.AddQ(nonces, nonce)
 	}
 	acc := g.AddCiphertexts(cts...)
-	proof, err := g.NewConstantProof(acc, 2, nonces, e.PublicKey, e.ExtendedBaseHash, g.RandomQ())
-	if err != nil {
-		t.Fatal(err)
+	var proof eg.ConstantProof
+	for {
+		var err error
+		if proof, err = g.NewConstantProof(acc, sum, nonces, e.PublicKey, e.ExtendedBaseHash, g.RandomQ()); err != nil {
+			t.Fatal(err)
+		}
+		if negated == "" || proof.Challenge.Big().Bit(0) == 0 {
+			break
+		}
 	}
-	if proof.Verify(g, acc, 2, e.PublicKey, e.ExtendedBaseHash) != nil {
-		t.Fatal("the forged proof of 2 does not even verify for 2")
+	if negated == "" && proof.Verify(g, acc, sum, e.PublicKey, e.ExtendedBaseHash) != nil {
+		t.Fatalf("the re-encrypted contest's proof of %d does not verify for %d", sum, sum)
 	}
 	ch := contestHash(g, c.ObjectID, info.hash, hashes)
 	c.CiphertextAccumulation, c.CryptoHash, c.Proof = CiphertextOf(acc), HexQ(ch), ConstantProofOf(proof)
