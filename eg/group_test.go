@@ -158,3 +158,23 @@ func TestGroupArithmetic(t *testing.T) {
 		t.Errorf("three exponentiations counted as %d", got)
 	}
 }
+
+func TestFixedBaseTablesMatchPlainExponentiation(t *testing.T) {
+	g := TestGroup()
+	b := g.GPow(g.RandomQ())
+	wide := g.NewFixedBase(b)
+	wide.Precompute()
+	narrow := g.NewFixedBase(b)
+	narrow.once.Do(func() { narrow.build(fixedBaseWindow) })
+	qm1, _ := g.ElementModQFromBig(new(big.Int).Sub(g.Q(), bigOne))
+	exps := []ElementModQ{g.ZeroQ(), g.OneQ(), qm1, g.ElementModQFromUint64(1 << 40)}
+	for i := 0; i < 50; i++ {
+		exps = append(exps, g.RandomQ())
+	}
+	for _, e := range exps {
+		want := g.PowP(b, e)
+		if !wide.Pow(e).Equal(want) || !narrow.Pow(e).Equal(want) {
+			t.Fatalf("table exponentiation ≠ PowP for exponent %s", e.Hex())
+		}
+	}
+}
