@@ -35,8 +35,10 @@ type BatchError struct {
 	Err   error
 }
 
-func (e *BatchError) Error() string { return fmt.Sprintf("eg: proof %d: %v", e.Index, e.Err) }
+// Error says which item failed and why.
+func (e *BatchError) Error() string { return fmt.Sprintf("eg: batch item %d: %v", e.Index, e.Err) }
 
+// Unwrap returns the item's own error, typically a *ProofError.
 func (e *BatchError) Unwrap() error { return e.Err }
 
 // VerifyDisjunctiveBatch verifies every item's proof under public key K and

@@ -56,6 +56,7 @@ type ProofError struct {
 	Check string // what failed, e.g. "challenge is not H(Q̄, α, β, a0, b0, a1, b1)"
 }
 
+// Error names the proof kind and the failed check.
 func (e *ProofError) Error() string { return fmt.Sprintf("eg: invalid %s proof: %s", e.Proof, e.Check) }
 
 func proofErr(proof, format string, args ...any) error {
