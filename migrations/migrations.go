@@ -197,8 +197,12 @@ func (m *Migrator) withMigrate(fn func(*migrate.Migrate) error) error {
 	}
 	mg, err := migrate.NewWithInstance("iofs", src, "pgx5", drv)
 	if err != nil {
+		_ = drv.Close()
 		return fmt.Errorf("prepare migrations: %w", err)
 	}
+	// Close returns the driver's connection to the pool; without it the
+	// pool could never close.
+	defer mg.Close() //nolint:errcheck // nothing to do about a failed close
 	return fn(mg)
 }
 
