@@ -115,3 +115,33 @@ func FuzzDecryptBackup(f *testing.F) {
 		_, _ = DecryptBackup(PartialKeyBackup{EncryptedValue: SecretText(value)}, AuxiliaryKeyPair{SecretKey: SecretText(key)})
 	})
 }
+
+// FuzzValidateBallot: validating and tallying any decodable ballot never panics, and the
+// single and batched validations agree on whether it is valid.
+func FuzzValidateBallot(f *testing.F) {
+	gen, err := generatedOnce()
+	if err != nil {
+		f.Fatal(err)
+	}
+	ballots, _, _ := encryptBallots(f, gen, 2, 9)
+	for _, b := range ballots {
+		data, err := Marshal(b)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Add([]byte(`{"object_id": "x", "style_id": "style-city", "contests": [{"object_id": "mayor", "ballot_selections": [{}]}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var b SubmittedBallot
+		if unmarshal(data, &b) != nil {
+			return
+		}
+		single := gen.election.ValidateBallot(&b)
+		batched := gen.election.ValidateBallots([]*SubmittedBallot{&b})[0]
+		if (single == nil) != (batched == nil) {
+			t.Fatalf("single says %v, batched %v", single, batched)
+		}
+		_ = gen.election.NewTally().Add(&b)
+	})
+}
