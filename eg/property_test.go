@@ -455,3 +455,38 @@ func TestShareBatch(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchNamesFirstInvalidAcrossChunks checks the index arithmetic over
+// several MaxBatch chunks and that an equation failure before a hash failure
+// is the one reported.
+func TestBatchNamesFirstInvalidAcrossChunks(t *testing.T) {
+	g := TestGroup()
+	qbar := g.Hash("chunks")
+	k := g.NewFixedBase(g.GPow(g.RandomQ()))
+	items := make([]DisjunctiveItem, 2*MaxBatch+5)
+	for i := range items {
+		m, r := uint64(i%2), g.RandomQ()
+		ct, _ := g.Encrypt(m, r, k)
+		p, _ := g.NewDisjunctiveProof(ct, m, r, k, qbar, g.RandomQ())
+		items[i] = DisjunctiveItem{Ciphertext: ct, Proof: p}
+	}
+	if err := g.VerifyDisjunctiveBatch(items, k, qbar); err != nil {
+		t.Fatalf("valid items: %v", err)
+	}
+	equationBad, hashBad := MaxBatch+10, MaxBatch+20
+	items[equationBad].Proof.Proof1Response = g.AddQ(items[equationBad].Proof.Proof1Response, g.OneQ())
+	items[hashBad].Proof.Challenge = g.AddQ(items[hashBad].Proof.Challenge, g.OneQ())
+	var be *BatchError
+	err := g.VerifyDisjunctiveBatch(items, k, qbar)
+	if !errors.As(err, &be) || be.Index != equationBad || !strings.Contains(err.Error(), "g^v1 ≠ a1·α^c1") {
+		t.Fatalf("want item %d's equation failure, got %v", equationBad, err)
+	}
+	err = g.VerifyDisjunctiveBatch(items[equationBad+1:], k, qbar)
+	if !errors.As(err, &be) || be.Index != hashBad-equationBad-1 || !strings.Contains(err.Error(), "challenge") {
+		t.Fatalf("want item %d's challenge failure, got %v", hashBad-equationBad-1, err)
+	}
+	var pe *ProofError
+	if !errors.As(err, &pe) || pe.Proof != "disjunctive" {
+		t.Fatalf("BatchError does not unwrap to the ProofError: %v", err)
+	}
+}
