@@ -1,0 +1,56 @@
+# tallyq: the two commands are `make run` and `make test`.
+# The logic lives in scripts/; these targets only name it.
+
+GO ?= go
+PKGS ?= ./...
+# go test's own limit sits under CI's 30-minute target.
+TEST_TIMEOUT ?= 25m
+FUZZTIME ?= 5s
+
+.PHONY: run test test-go fuzz deps build lint bench stop clean distclean
+
+## run: start (or reuse) a private Postgres in ./.tallyq, migrate, serve on :8080
+run:
+	scripts/run.sh
+
+## test: install or name missing system packages, then unit/integration tests
+## with -race against throwaway servers, then every fuzz target for $(FUZZTIME)
+test: deps
+	scripts/with-servers.sh $(MAKE) --no-print-directory test-go fuzz
+
+# test-go and fuzz expect the servers of scripts/with-servers.sh.
+test-go:
+	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)
+
+fuzz:
+	FUZZTIME=$(FUZZTIME) scripts/fuzz-short.sh $(PKGS)
+
+deps:
+	scripts/install-deps.sh
+
+## build: bin/tallyq
+build:
+	$(GO) build -o bin/tallyq ./cmd/tallyq
+
+## lint: go vet, and gofmt must have nothing to change
+lint:
+	$(GO) vet $(PKGS)
+	@out=$$(gofmt -l $$($(GO) list -f '{{.Dir}}' $(PKGS))); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+## bench: the queue benchmark against a throwaway Postgres with fsync on
+bench: deps
+	TALLYQ_TEST_PG_FSYNC=on scripts/with-servers.sh \
+		sh -c 'TALLYQ_DATABASE_URL=$$TALLYQ_TEST_DATABASE_URL exec $(GO) run ./cmd/tallyq bench queue'
+
+## stop: stop the Postgres of `make run` (its data stays in ./.tallyq)
+stop:
+	scripts/postgres.sh stop .tallyq
+
+clean:
+	rm -rf bin
+
+## distclean: also delete the `make run` database and its generated secrets
+distclean: clean
+	scripts/postgres.sh destroy .tallyq
+	rm -rf .tallyq

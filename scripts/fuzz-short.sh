@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Runs every Go fuzz target of the module briefly, each by itself (go test
+# -fuzz takes one target at a time), and fails on the first crash.
+#
+#   scripts/fuzz-short.sh [PACKAGES...]   default ./...; FUZZTIME (default 5s)
+#
+# A failing input is written under the package's testdata/fuzz/ by go test;
+# commit it with the fix so that plain `go test` replays it from then on.
+set -euo pipefail
+
+fuzztime=${FUZZTIME:-5s}
+(($#)) || set -- ./...
+
+# `go test -list` prints the matching names of a package, then a line
+# "ok <import path> <time>" naming it.
+listing=$(go test -list '^Fuzz' "$@")
+targets=()
+names=()
+while read -r first second _; do
+	case $first in
+	Fuzz*) names+=("$first") ;;
+	ok)
+		for n in "${names[@]}"; do targets+=("$second $n"); done
+		names=()
+		;;
+	*) names=() ;;
+	esac
+done <<<"$listing"
+
+if ((${#targets[@]} == 0)); then
+	echo "fuzz-short: no fuzz targets found"
+	exit 0
+fi
+
+echo "fuzz-short: ${#targets[@]} targets, $fuzztime each"
+failed=0
+for t in "${targets[@]}"; do
+	pkg=${t% *}
+	name=${t#* }
+	echo "--- fuzz $pkg $name"
+	if ! go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" "$pkg"; then
+		echo "fuzz-short: FAIL $pkg $name" >&2
+		failed=$((failed + 1))
+	fi
+done
+passed=$((${#targets[@]} - failed))
+echo "fuzz: $passed passed, $failed failed"
+((failed == 0))
