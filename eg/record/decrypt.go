@@ -202,6 +202,29 @@ func (d *Decryptor) Combine(objectID string, ct eg.Ciphertext, shares []Decrypti
 	return &PlaintextTallySelection{ObjectID: objectID, Tally: int64(t), Value: HexP(gt), Message: CiphertextOf(ct), Shares: shares}, nil
 }
 
+// VerifyShare checks one guardian's share of a ciphertext as Combine does: a direct
+// share's proof against the guardian's key, or a missing guardian's share against its
+// recovered parts. Use it to check shares a guardian computed offline and uploaded.
+func (d *Decryptor) VerifyShare(objectID string, ct eg.Ciphertext, s DecryptionShare) error {
+	if s.ObjectID != objectID {
+		return fmt.Errorf("selection %s: share from %q is for %s", objectID, s.GuardianID, s.ObjectID)
+	}
+	_, err := d.checkShare(objectID, ct, s)
+	return err
+}
+
+// VerifyPart checks one compensated part: its recovery key is recomputed from the missing
+// guardian's commitments and its proof checked against it.
+func (d *Decryptor) VerifyPart(objectID string, ct eg.Ciphertext, p CompensatedShare) error {
+	if p.ObjectID != objectID || p.GuardianID == p.MissingGuardianID {
+		return fmt.Errorf("selection %s: part from %q for %q is for %s", objectID, p.GuardianID, p.MissingGuardianID, p.ObjectID)
+	}
+	if _, err := d.checkPart(ct, p); err != nil {
+		return fmt.Errorf("selection %s: %w", objectID, err)
+	}
+	return nil
+}
+
 // checkShare verifies one guardian's share (direct or rebuilt) and returns M_i.
 func (d *Decryptor) checkShare(objectID string, ct eg.Ciphertext, s DecryptionShare) (eg.ElementModP, error) {
 	g := d.e.Group

@@ -118,3 +118,29 @@ func checkCodeChain(t *testing.T, g *eg.Group, f *Folder, deviceHash eg.ElementM
 		t.Errorf("the codes chain through %d of %d ballots from the device hash", seen, len(next))
 	}
 }
+
+// TestManifestDefaults: leaving out fields that have defaults in 1.x (a party's name, a
+// language's "en") hashes as python does, to the fixture's manifest hash.
+func TestManifestDefaults(t *testing.T) {
+	fx := loadFixture(t, "minimal")
+	doc := map[string]any{}
+	if err := unmarshal(mustMarshal(t, fx.election.Manifest), &doc); err != nil {
+		t.Fatal(err)
+	}
+	// Candidates are not hashed; parties are.
+	for _, p := range doc["parties"].([]any) {
+		delete(p.(map[string]any), "name")
+	}
+	for _, l := range doc["name"].(map[string]any)["text"].([]any) {
+		if l.(map[string]any)["language"] == "en" {
+			delete(l.(map[string]any), "language")
+		}
+	}
+	var m Manifest
+	if err := unmarshal(mustMarshal(t, doc), &m); err != nil {
+		t.Fatal(err)
+	}
+	if got := m.CryptoHash(standard); !HexQ(got).Equal(fx.election.Context.ManifestHash) {
+		t.Errorf("manifest without defaulted fields hashes to %s, want the context's %s", got.Hex(), fx.election.Context.ManifestHash)
+	}
+}

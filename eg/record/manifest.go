@@ -327,3 +327,46 @@ func nonNil[T any](s []T) []T {
 	}
 	return s
 }
+
+// Decoding applies 1.x's defaults for fields a manifest may leave out, so that the hash
+// is the one python computes for the same file: a language defaults to "en", a party's
+// or candidate's name to empty text.
+
+// UnmarshalJSON defaults language to "en".
+func (l *Language) UnmarshalJSON(b []byte) error {
+	type plain Language
+	p := plain{Language: "en"}
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
+	*l = Language(p)
+	return nil
+}
+
+// UnmarshalJSON defaults name to empty text.
+func (c *Candidate) UnmarshalJSON(b []byte) error {
+	type plain Candidate
+	p := plain{Name: &InternationalizedText{}}
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
+	*c = Candidate(p)
+	return nil
+}
+
+// UnmarshalJSON defaults name to empty text.
+func (p *Party) UnmarshalJSON(b []byte) error {
+	type plain Party
+	v := plain{Name: &InternationalizedText{}}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*p = Party(v)
+	return nil
+}
+
+// MarshalJSON writes no text as [] (python's default), not null.
+func (t InternationalizedText) MarshalJSON() ([]byte, error) {
+	type plain InternationalizedText
+	return json.Marshal(plain{Text: nonNil(t.Text)})
+}
