@@ -19,13 +19,15 @@ type DiscreteLog struct {
 	giant *big.Int // g^−B
 }
 
+// MaxDiscreteLogBound caps the bound of a DiscreteLog (about 6.9·10^10 votes
+// for one selection), where the table already holds a million entries.
+const MaxDiscreteLogBound = 1 << 36
+
 // NewDiscreteLog builds the table for exponents up to max (for a tally, the
-// number of ballots times the most votes a selection can get from one).
+// number of ballots times the most votes a selection can get from one),
+// capped at MaxDiscreteLogBound.
 func (g *Group) NewDiscreteLog(max uint64) *DiscreteLog {
-	baby := uint64(math.Ceil(math.Sqrt(float64(max)+1))) * 4
-	if baby > max+1 {
-		baby = max + 1
-	}
+	max, baby := discreteLogShape(max)
 	d := &DiscreteLog{grp: g, max: max, baby: baby, index: make(map[uint64]uint32, baby)}
 	cur := big.NewInt(1)
 	for j := uint64(0); j < baby; j++ {
@@ -47,6 +49,12 @@ func (g *Group) NewDiscreteLog(max uint64) *DiscreteLog {
 	// cur = g^B now.
 	d.giant = new(big.Int).ModInverse(cur, g.p)
 	return d
+}
+
+// discreteLogShape returns the capped bound and the baby-step table size.
+func discreteLogShape(max uint64) (bound, baby uint64) {
+	bound = min(max, MaxDiscreteLogBound)
+	return bound, min(uint64(math.Ceil(math.Sqrt(float64(bound)+1)))*4, bound+1)
 }
 
 // Max is the largest exponent this table answers for.

@@ -52,3 +52,14 @@ func TestDecryptKnownSecretAndNonce(t *testing.T) {
 		t.Fatalf("homomorphic sum: %d, %v", m, err)
 	}
 }
+
+func TestDiscreteLogBoundIsCapped(t *testing.T) {
+	for _, tc := range []struct{ max, bound, baby uint64 }{
+		{0, 0, 1}, {3, 3, 4}, {100, 100, 44}, {10_000_000, 10_000_000, 12652},
+		{^uint64(0), MaxDiscreteLogBound, 4 * (1<<18 + 1)},
+	} {
+		if bound, baby := discreteLogShape(tc.max); bound != tc.bound || baby != tc.baby {
+			t.Errorf("max %d: bound %d and table %d, want %d and %d", tc.max, bound, baby, tc.bound, tc.baby)
+		}
+	}
+}
