@@ -122,6 +122,7 @@ func TestFixtureDecryption(t *testing.T) {
 		t.Run(set, func(t *testing.T) {
 			fx := loadFixture(t, set)
 			g := standard
+			exps := g.ExpCount()
 			cast := 0
 			for _, b := range fx.ballots {
 				if b.State == BallotCast {
@@ -201,7 +202,8 @@ func TestFixtureDecryption(t *testing.T) {
 				}
 				checkDecrypted(t, d, trustees, cts, pt)
 			}
-			t.Logf("%s: tally and %d spoiled ballots checked with guardians %v available, %v missing", set, spoiled, available, missing)
+			t.Logf("%s: tally and %d spoiled ballots checked with guardians %v available, %v missing, in %d exponentiations",
+				set, spoiled, available, missing, g.ExpCount()-exps)
 		})
 	}
 }
