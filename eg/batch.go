@@ -188,9 +188,9 @@ type ShareItem struct {
 // VerifyShareBatch verifies every item's share proof under Q̄, accepting
 // exactly what DecryptionShare.Verify accepts except with probability
 // ≤ 2·2^−λ per batch, and returns a *BatchError naming the first invalid
-// item. The argument is VerifyDisjunctiveBatch's: A, B, M, a, b are shown to
-// lie in the order-q subgroup (Legendre symbols, then one random combination
-// raised to q), and then g^v = a·K^c and A^v = b·M^c are combined with random
+// item. The argument is VerifyDisjunctiveBatch's: A, B, M, a, b have Legendre
+// symbol 1, A, B, M are shown to lie in the order-q subgroup (one random
+// combination raised to q), and then g^v = a·K^c and A^v = b·M^c are combined with random
 // λ-bit weights t1, t2 as
 // g^(Σ t1·v) = ∏ A^(−t2·v)·a^t1·b^t2·M^(t2·c) · ∏ over distinct keys K^(Σ t1·c).
 func (g *Group) VerifyShareBatch(items []ShareItem, qbar ElementModQ) error {
@@ -215,7 +215,14 @@ func (g *Group) shareBatchHolds(items []ShareItem) bool {
 		p := it.Share.Proof
 		all = append(all, it.Ciphertext.Pad.big(), it.Share.Share.big(), p.Pad.big(), p.Data.big(), it.Ciphertext.Data.big())
 	}
-	if !g.allResidues(all) || !g.allInSubgroup(all) {
+	// Legendre for all five; the combination raised to q for A, M and B only:
+	// a and b are held to the subgroup by the equations (as in Verify), up to
+	// a C_2 component that the Legendre symbol excludes.
+	members := make([]*big.Int, 0, 3*len(items))
+	for i := range items {
+		members = append(members, all[5*i], all[5*i+1], all[5*i+4])
+	}
+	if !g.allResidues(all) || !g.allInSubgroup(members) {
 		return false
 	}
 	// all[5i:5i+4] = A, M, a, b get exponents −t2·v, t2·c, t1, t2 (B is not

@@ -251,8 +251,9 @@ func (g *Group) NewChaumPedersenProof(ct Ciphertext, secret ElementModQ, share E
 	return ChaumPedersenProof{Pad: a, Data: b, Challenge: c, Response: g.APlusBCQ(u, c, secret)}
 }
 
-// Verify checks that share = A^s where publicKey = g^s: A, B, share, a and b
-// in the subgroup, c = H(Q̄, A, B, a, b, M), g^v = a·K^c and A^v = b·M^c.
+// Verify checks that share = A^s where publicKey = g^s: K, A, B and M in the
+// subgroup (which with the equations puts a and b there too), a, b in
+// [0, p), c = H(Q̄, A, B, a, b, M), g^v = a·K^c and A^v = b·M^c.
 // publicKey is a guardian's K_i, or a recovery key for a compensated share.
 func (p ChaumPedersenProof) Verify(g *Group, ct Ciphertext, share ElementModP, publicKey *FixedBase, qbar ElementModQ) error {
 	const kind = "chaum-pedersen"
@@ -262,7 +263,9 @@ func (p ChaumPedersenProof) Verify(g *Group, ct Ciphertext, share ElementModP, p
 	if err := p.checkStatic(g, ct, share, qbar); err != nil {
 		return err
 	}
-	if err := g.checkMembers(kind, chaumPedersenNames, ct.Pad, ct.Data, share, p.Pad, p.Data); err != nil {
+	// a and b need no check of their own: once A, M and K are in the
+	// subgroup, g^v = a·K^c and A^v = b·M^c put them there too.
+	if err := g.checkMembers(kind, chaumPedersenNames, ct.Pad, ct.Data, share); err != nil {
 		return err
 	}
 	if !g.GPow(p.Response).Equal(g.MulP(p.Pad, publicKey.Pow(p.Challenge))) {

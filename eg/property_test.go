@@ -439,12 +439,19 @@ func TestShareBatch(t *testing.T) {
 		bad := run % len(items)
 		it := &items[bad]
 		s := gs[0].poly.SecretKey()
-		if run%2 == 0 { // −M with a proof made for −M: A^v = b·M^c holds up to sign
+		switch run % 3 {
+		case 0: // −M with a proof made for −M: A^v = b·M^c holds up to sign
 			m := neg(g.PowP(it.Ciphertext.Pad, s))
 			it.Share = DecryptionShare{Share: m, Proof: g.NewChaumPedersenProof(it.Ciphertext, s, m, qbar, g.RandomQ())}
-		} else { // −A: every equation holds exactly, only A is outside the subgroup
+		case 1: // −A: every equation holds exactly, only A is outside the subgroup
 			it.Ciphertext.Pad = neg(it.Ciphertext.Pad)
 			it.Share = g.NewDecryptionShare(it.Ciphertext, s, qbar, g.RandomQ())
+		case 2: // −a with the challenge recomputed: g^v = a·K^c is off by −1
+			m := g.PowP(it.Ciphertext.Pad, s)
+			u := g.RandomQ()
+			a, b := neg(g.GPow(u)), g.PowP(it.Ciphertext.Pad, u)
+			c := g.Hash(qbar, it.Ciphertext.Pad, it.Ciphertext.Data, a, b, m)
+			it.Share = DecryptionShare{Share: m, Proof: ChaumPedersenProof{Pad: a, Data: b, Challenge: c, Response: g.APlusBCQ(u, c, s)}}
 		}
 		it.PublicKey = gs[0].key
 		if err := it.Share.Proof.checkStatic(g, it.Ciphertext, it.Share.Share, qbar); err != nil {
