@@ -256,6 +256,68 @@ func (g *Group) shareBatchHolds(items []ShareItem) bool {
 	return g.GPow(ElementModQ{v: xg.Mod(xg, g.q)}).Equal(rhs)
 }
 
+// ConstantItem is one contest's accumulated ciphertext, its constant proof
+// and the limit the proof must show (the manifest's votes_allowed).
+type ConstantItem struct {
+	Ciphertext Ciphertext
+	Proof      ConstantProof
+	Limit      int
+}
+
+// VerifyConstantBatch verifies every item's contest proof under K and Q̄,
+// accepting exactly what ConstantProof.Verify accepts except with probability
+// ≤ 2·2^−λ per batch, and returns a *BatchError naming the first invalid
+// item. As in VerifyDisjunctiveBatch: A, B, a, b have Legendre symbol 1, A and
+// B are shown to lie in the subgroup (a and b then follow from the
+// equations), and g^v = a·A^c and g^(c·L)·K^v = b·B^c are combined with
+// random λ-bit weights t1, t2 as
+// g^(Σ t1·v + t2·c·L)·K^(Σ t2·v) = ∏ A^(t1·c)·B^(t2·c)·a^t1·b^t2.
+func (g *Group) VerifyConstantBatch(items []ConstantItem, k *FixedBase, qbar ElementModQ) error {
+	if len(items) > 0 {
+		if err := checkPublicKey("constant", k); err != nil {
+			return &BatchError{Index: 0, Err: err}
+		}
+	}
+	return g.verifyInChunks(len(items),
+		func(i int) error { return items[i].Proof.checkStatic(g, items[i].Ciphertext, items[i].Limit, qbar) },
+		func(lo, hi int) bool { return g.constantBatchHolds(items[lo:hi], k) },
+		func(i int) error { return items[i].Proof.Verify(g, items[i].Ciphertext, items[i].Limit, k, qbar) })
+}
+
+func (g *Group) constantBatchHolds(items []ConstantItem, k *FixedBase) bool {
+	if len(items) == 0 {
+		return true
+	}
+	all := make([]*big.Int, 0, 4*len(items))
+	for _, it := range items {
+		all = append(all, it.Ciphertext.Pad.big(), it.Ciphertext.Data.big(), it.Proof.Pad.big(), it.Proof.Data.big())
+	}
+	members := make([]*big.Int, 0, 2*len(items))
+	for i := range items {
+		members = append(members, all[4*i], all[4*i+1])
+	}
+	if !g.allResidues(all) || !g.allInSubgroup(members) {
+		return false
+	}
+	t := randomExponents(2*len(items), g.batchBits())
+	exps := make([]*big.Int, 0, len(all))
+	xg, xk, tmp := new(big.Int), new(big.Int), new(big.Int)
+	for i, it := range items {
+		p := it.Proof
+		t1, t2 := t[2*i], t[2*i+1]
+		c, v := p.Challenge.big(), p.Response.big()
+		xg.Add(xg, tmp.Mul(t1, v))
+		cl := new(big.Int).Mul(c, big.NewInt(int64(it.Limit)))
+		xg.Add(xg, cl.Mul(cl, t2))
+		xk.Add(xk, tmp.Mul(t2, v))
+		ea := new(big.Int).Mul(t1, c)
+		eb := new(big.Int).Mul(t2, c)
+		exps = append(exps, ea.Mod(ea, g.q), eb.Mod(eb, g.q), t1, t2)
+	}
+	lhs := g.MulP(g.GPow(ElementModQ{v: xg.Mod(xg, g.q)}), k.Pow(ElementModQ{v: xk.Mod(xk, g.q)}))
+	return lhs.big().Cmp(g.multiExp(all, exps)) == 0
+}
+
 // randomExponents returns n uniformly random non-zero integers below 2^bits
 // (bits ≤ 64) from crypto/rand.
 func randomExponents(n, bits int) []*big.Int {

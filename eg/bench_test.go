@@ -103,6 +103,31 @@ func BenchmarkSelectionProofVerify(b *testing.B) {
 		func() error { return g.VerifyDisjunctiveBatch(items, k, qbar) })
 }
 
+// BenchmarkContestProofVerify verifies the same MaxBatch contest (constant)
+// proofs one at a time and as one batch in every iteration.
+func BenchmarkContestProofVerify(b *testing.B) {
+	g := standardGroup
+	k := g.NewFixedBase(randomP(b, g))
+	k.Precompute()
+	qbar := g.Hash("bench")
+	items := make([]ConstantItem, MaxBatch)
+	for i := range items {
+		limit, r := 1+i%3, g.RandomQ()
+		ct, err := g.Encrypt(uint64(limit), r, k)
+		if err != nil {
+			b.Fatal(err)
+		}
+		p, err := g.NewConstantProof(ct, limit, r, k, qbar, g.RandomQ())
+		if err != nil {
+			b.Fatal(err)
+		}
+		items[i] = ConstantItem{Ciphertext: ct, Proof: p, Limit: limit}
+	}
+	benchSingleVsBatch(b, len(items), "proofs",
+		func(i int) error { return items[i].Proof.Verify(g, items[i].Ciphertext, items[i].Limit, k, qbar) },
+		func() error { return g.VerifyConstantBatch(items, k, qbar) })
+}
+
 // benchSingleVsBatch times n single verifications and one batch verification
 // of the same items in every iteration and reports both rates and the ratio.
 func benchSingleVsBatch(b *testing.B, n int, unit string, single func(i int) error, batch func() error) {

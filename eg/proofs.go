@@ -210,26 +210,13 @@ func (g *Group) NewConstantProof(ct Ciphertext, constant int, nonce ElementModQ,
 // the subgroup, c = H(Q̄, A, B, a, b), g^v = a·A^c and g^(c·L)·K^v = b·B^c.
 func (p ConstantProof) Verify(g *Group, ct Ciphertext, limit int, k *FixedBase, qbar ElementModQ) error {
 	const kind = "constant"
-	names := []string{"A (pad)", "B (data)", "pad", "data"}
 	if err := checkPublicKey(kind, k); err != nil {
 		return err
 	}
-	if p.Constant != limit {
-		return proofErr(kind, "proof claims constant %d but the limit is %d", p.Constant, limit)
-	}
-	if limit < 0 {
-		return proofErr(kind, "constant %d is negative", limit)
-	}
-	if err := g.checkRangeP(kind, names, ct.Pad, ct.Data, p.Pad, p.Data); err != nil {
+	if err := p.checkStatic(g, ct, limit, qbar); err != nil {
 		return err
 	}
-	if err := g.checkRangeQ(kind, []string{"challenge", "response"}, p.Challenge, p.Response); err != nil {
-		return err
-	}
-	if !g.Hash(qbar, ct.Pad, ct.Data, p.Pad, p.Data).Equal(p.Challenge) {
-		return proofErr(kind, "challenge is not H(Q̄, A, B, a, b)")
-	}
-	if err := g.checkMembers(kind, names, ct.Pad, ct.Data); err != nil {
+	if err := g.checkMembers(kind, constantNames, ct.Pad, ct.Data); err != nil {
 		return err
 	}
 	if !g.GPow(p.Response).Equal(g.MulP(p.Pad, g.PowP(ct.Pad, p.Challenge))) {
@@ -238,6 +225,30 @@ func (p ConstantProof) Verify(g *Group, ct Ciphertext, limit int, k *FixedBase, 
 	cl := g.MulQ(p.Challenge, g.ElementModQFromUint64(uint64(limit)))
 	if !g.MulP(g.GPow(cl), k.Pow(p.Response)).Equal(g.MulP(p.Data, g.PowP(ct.Data, p.Challenge))) {
 		return proofErr(kind, "g^(c·L)·K^v ≠ b·B^c (data)")
+	}
+	return nil
+}
+
+var constantNames = []string{"A (pad)", "B (data)", "pad", "data"}
+
+// checkStatic runs the checks that need no exponentiation: the constant,
+// ranges and the challenge hash.
+func (p ConstantProof) checkStatic(g *Group, ct Ciphertext, limit int, qbar ElementModQ) error {
+	const kind = "constant"
+	if p.Constant != limit {
+		return proofErr(kind, "proof claims constant %d but the limit is %d", p.Constant, limit)
+	}
+	if limit < 0 {
+		return proofErr(kind, "constant %d is negative", limit)
+	}
+	if err := g.checkRangeP(kind, constantNames, ct.Pad, ct.Data, p.Pad, p.Data); err != nil {
+		return err
+	}
+	if err := g.checkRangeQ(kind, []string{"challenge", "response"}, p.Challenge, p.Response); err != nil {
+		return err
+	}
+	if !g.Hash(qbar, ct.Pad, ct.Data, p.Pad, p.Data).Equal(p.Challenge) {
+		return proofErr(kind, "challenge is not H(Q̄, A, B, a, b)")
 	}
 	return nil
 }

@@ -55,6 +55,7 @@ func ceremony(t *testing.T, g *Group, rng *rand.Rand, n, k int) ([]testGuardian,
 type testContest struct {
 	limit int
 	cts   []Ciphertext // selections then placeholders
+	proof ConstantProof
 }
 
 // encryptBallot encrypts the votes (one slice per contest) with placeholders
@@ -105,6 +106,7 @@ func encryptBallot(t *testing.T, g *Group, k *FixedBase, qbar ElementModQ, votes
 		if err := cp.Verify(g, acc, limits[c], k, qbar); err != nil {
 			t.Fatalf("fresh constant proof: %v", err)
 		}
+		tc.proof = cp
 		contests = append(contests, tc)
 	}
 	return contests, items
@@ -495,5 +497,60 @@ func TestBatchNamesFirstInvalidAcrossChunks(t *testing.T) {
 	var pe *ProofError
 	if !errors.As(err, &pe) || pe.Proof != "disjunctive" {
 		t.Fatalf("BatchError does not unwrap to the ProofError: %v", err)
+	}
+}
+
+func TestConstantBatch(t *testing.T) {
+	g := TestGroup()
+	qbar := g.Hash("contests")
+	k := g.NewFixedBase(g.GPow(g.RandomQ()))
+	neg := func(x ElementModP) ElementModP {
+		y, _ := g.ElementModPFromBig(new(big.Int).Sub(g.p, x.big()))
+		return y
+	}
+	var valid []ConstantItem
+	for b := 0; b < 2; b++ {
+		contests, _ := encryptBallot(t, g, k, qbar, [][]uint64{{1, 0, 0}, {0, 1, 1}, {0, 0}}, []int{1, 2, 3})
+		for _, c := range contests {
+			valid = append(valid, ConstantItem{Ciphertext: g.AddCiphertexts(c.cts...), Proof: c.proof, Limit: c.limit})
+		}
+	}
+	makeItems := func() []ConstantItem { return append([]ConstantItem(nil), valid...) }
+	if err := g.VerifyConstantBatch(makeItems(), k, qbar); err != nil {
+		t.Fatalf("valid contests: %v", err)
+	}
+	var be *BatchError
+	items := makeItems()
+	items[4].Limit++
+	if err := g.VerifyConstantBatch(items, k, qbar); !errors.As(err, &be) || be.Index != 4 || !strings.Contains(err.Error(), "limit") {
+		t.Fatalf("wrong limit for contest 4: %v", err)
+	}
+	items = makeItems()
+	items[5].Proof.Response = g.AddQ(items[5].Proof.Response, g.OneQ())
+	if err := g.VerifyConstantBatch(items, k, qbar); !errors.As(err, &be) || be.Index != 5 || !strings.Contains(err.Error(), "g^v ≠ a·A^c") {
+		t.Fatalf("bad response in contest 5: %v", err)
+	}
+	for run := 0; run < 64; run++ {
+		items := makeItems()
+		bad := run % len(items)
+		it := &items[bad]
+		r := g.RandomQ()
+		ct, _ := g.Encrypt(uint64(it.Limit), r, k)
+		if run%2 == 0 { // −A, proved as if honest: g^v = a·A^c holds whenever c is even
+			ct.Pad = neg(ct.Pad)
+			it.Proof, _ = g.NewConstantProof(ct, it.Limit, r, k, qbar, g.RandomQ())
+		} else { // −a with the challenge recomputed: g^v = a·A^c is off by −1
+			u := g.RandomQ()
+			a, b := neg(g.GPow(u)), k.Pow(u)
+			c := g.Hash(qbar, ct.Pad, ct.Data, a, b)
+			it.Proof = ConstantProof{Pad: a, Data: b, Challenge: c, Response: g.APlusBCQ(u, c, r), Constant: it.Limit}
+		}
+		it.Ciphertext = ct
+		if err := it.Proof.checkStatic(g, ct, it.Limit, qbar); err != nil {
+			t.Fatalf("run %d: planted proof must pass the static checks: %v", run, err)
+		}
+		if err := g.VerifyConstantBatch(items, k, qbar); !errors.As(err, &be) || be.Index != bad {
+			t.Fatalf("run %d: planted element in contest %d: %v", run, bad, err)
+		}
 	}
 }
