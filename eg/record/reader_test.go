@@ -14,12 +14,9 @@ func TestDecodeBallotsNDJSON(t *testing.T) {
 	fx := loadFixture(t, "small")
 	var buf bytes.Buffer
 	for i, b := range fx.ballots {
-		line, err := Marshal(b)
-		if err != nil {
+		if err := WriteNDJSON(&buf, b); err != nil {
 			t.Fatal(err)
 		}
-		buf.Write(bytes.ReplaceAll(bytes.TrimSpace(line), []byte("\n"), nil))
-		buf.WriteString("\n")
 		if i == 1 {
 			buf.WriteString("\n{\"object_id\": 7}\n")
 		}

@@ -64,32 +64,7 @@ func TestWrittenRecordMatchesSchemas(t *testing.T) {
 	public, private := filepath.Join(dir, "election_record"), filepath.Join(dir, "election_private_data")
 	written := writeGeneratedRecord(t, gen, public, private)
 
-	n := 0
-	err := filepath.Walk(public, func(path string, info os.FileInfo, err error) error {
-		if err != nil || info.IsDir() {
-			return err
-		}
-		key := info.Name()
-		if _, ok := schemaFor[key]; !ok {
-			key = filepath.Base(filepath.Dir(path))
-		}
-		s, ok := schemas[schemaFor[key]]
-		if !ok {
-			t.Errorf("%s: no schema for this file", path)
-			return nil
-		}
-		if err := s.Validate(mustDecode(t, path)); err != nil {
-			t.Errorf("%s: %v", path, err)
-		}
-		n++
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n < 10 {
-		t.Fatalf("only %d files validated", n)
-	}
+	validateDir(t, schemas, public)
 	// The schemas do reject: a manifest without its required name, a context whose
 	// extended_data is null (as 1.x writes it; we write {}).
 	for file, drop := range map[string]string{ManifestFile: "name", ContextFile: "extended_data"} {
@@ -118,6 +93,86 @@ func mustDecode(t *testing.T, path string) any {
 		t.Fatal(err)
 	}
 	return doc
+}
+
+// validateDir validates every file of a written record folder against its schema.
+func validateDir(t *testing.T, schemas map[string]*jsonschema.Schema, public string) {
+	t.Helper()
+	n := 0
+	err := filepath.Walk(public, func(path string, info os.FileInfo, err error) error {
+		if err != nil || info.IsDir() {
+			return err
+		}
+		key := info.Name()
+		if _, ok := schemaFor[key]; !ok {
+			key = filepath.Base(filepath.Dir(path))
+		}
+		s, ok := schemas[schemaFor[key]]
+		if !ok {
+			t.Errorf("%s: no schema for this file", path)
+			return nil
+		}
+		if err := s.Validate(mustDecode(t, path)); err != nil {
+			t.Errorf("%s: %v", path, err)
+		}
+		n++
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n < 10 {
+		t.Fatalf("only %d files validated", n)
+	}
+}
+
+// TestRewrittenFixtureMatchesSchemas: the small fixture read and written again by Writer
+// validates against the schemas and reads back the same.
+func TestRewrittenFixtureMatchesSchemas(t *testing.T) {
+	schemas := compileSchemas(t)
+	fx := loadFixture(t, "small")
+	dir := t.TempDir()
+	public := filepath.Join(dir, "election_record")
+	w := NewWriter(public, filepath.Join(dir, "private"))
+	written := writtenRecord{}
+	check := func(name string, v any, err error, write func() error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := write(); err != nil {
+			t.Fatal(err)
+		}
+		written[name] = v
+	}
+	c, err := fx.folder.Constants()
+	check(ConstantsFile, c, err, func() error { return w.WriteConstants(c) })
+	check(ContextFile, fx.election.Context, nil, func() error { return w.WriteContext(fx.election.Context) })
+	check(ManifestFile, fx.election.Manifest, nil, func() error { return w.WriteManifest(fx.election.Manifest) })
+	et, err := fx.folder.EncryptedTally()
+	check(EncryptedTallyFile, et, err, func() error { return w.WriteEncryptedTally(et) })
+	pt, err := fx.folder.Tally()
+	check(TallyFile, pt, err, func() error { return w.WriteTally(pt) })
+	co, err := fx.folder.Coefficients()
+	check(CoefficientsFile, co, err, func() error { return w.WriteCoefficients(co) })
+	for _, g := range fx.guardians {
+		check("guardian "+g.GuardianID, g, nil, func() error { return w.WriteGuardian(g) })
+	}
+	ds, err := fx.folder.Devices()
+	for _, d := range ds {
+		check("device", d, err, func() error { return w.WriteDevice(d) })
+	}
+	for _, b := range fx.ballots {
+		check("ballot "+b.ObjectID, b, nil, func() error { return w.WriteSubmittedBallot(b) })
+	}
+	for s, err := range fx.folder.SpoiledBallots() {
+		check("spoiled "+s.ObjectID, s, err, func() error { return w.WriteSpoiledBallot(s) })
+	}
+	for _, p := range fx.private {
+		check("private "+p.GuardianID, p, nil, func() error { return w.WritePrivateGuardian(p) })
+	}
+	validateDir(t, schemas, public)
+	readBack(t, NewFolder(os.DirFS(public)), os.DirFS(filepath.Join(dir, "private")), written)
 }
 
 // writtenRecord is what writeGeneratedRecord wrote, by file.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -135,4 +136,17 @@ func (w *Writer) WritePrivateGuardian(g *PrivateGuardian) error {
 		return err
 	}
 	return writeJSON(w.private, PrivateGuardiansDir, "private_guardian_"+id+".json", g, 0o600)
+}
+
+// WriteNDJSON writes v as one line of NDJSON (compact JSON and a newline), the form
+// DecodeBallots and DecodeNDJSON read.
+func WriteNDJSON(w io.Writer, v any) error {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	_, err := w.Write(buf.Bytes())
+	return err
 }
