@@ -1,0 +1,152 @@
+// Package api is tallyq's HTTP interface: job status for polling frontends,
+// job listing, cancel and retry, health and readiness probes. Every error is
+// a JSON body {"success":false,"error":{"code":…,"message":…}} with a fitting
+// status; every /api route needs a bearer token.
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/google/uuid"
+
+	"github.com/tallyq/tallyq/jobs"
+)
+
+// DefaultMaxJSONBody is the body limit of routes that take a small JSON body.
+const DefaultMaxJSONBody = 64 << 10
+
+// DefaultReadyTimeout bounds one readiness check.
+const DefaultReadyTimeout = 3 * time.Second
+
+// JobService is what the API needs of the job engine; *jobs.Engine
+// implements it.
+type JobService interface {
+	// Status returns a job's status, or an error wrapping jobs.ErrJobNotFound.
+	Status(ctx context.Context, jobID uuid.UUID) (jobs.JobStatus, error)
+	// List returns one page of jobs, or an error wrapping jobs.ErrInvalid.
+	List(ctx context.Context, p jobs.ListParams) (jobs.ListPage, error)
+	// Active returns the jobs that are QUEUED or IN_PROGRESS.
+	Active(ctx context.Context) ([]jobs.JobStatus, error)
+	// Cancel cancels a job on behalf of by; jobs.ErrConflict when it is terminal.
+	Cancel(ctx context.Context, jobID uuid.UUID, by string) (jobs.JobStatus, error)
+	// Retry re-queues a job's failed chunks; jobs.ErrConflict unless FAILED or CANCELLED.
+	Retry(ctx context.Context, jobID uuid.UUID, by string) (jobs.JobStatus, error)
+	// Ready returns nil when the service can do work, else the reason why not.
+	Ready(ctx context.Context) error
+}
+
+// Config configures the handler New returns.
+type Config struct {
+	// Jobs is the job engine. Required.
+	Jobs JobService
+	// AdminToken is the bearer token of the administrator, at least
+	// MinTokenLength characters. Required unless Authenticator is set.
+	AdminToken string
+	// Authenticator, when set, replaces the admin-token authentication.
+	Authenticator Authenticator
+	// Logger receives request logs and server-side errors; nil discards them.
+	Logger *slog.Logger
+	// MaxJSONBody caps the body of small JSON routes; 0 means DefaultMaxJSONBody.
+	MaxJSONBody int64
+	// ReadyTimeout bounds the readiness check; 0 means DefaultReadyTimeout.
+	ReadyTimeout time.Duration
+}
+
+// server holds what the handlers share.
+type server struct {
+	jobs         JobService
+	logger       *slog.Logger
+	maxJSONBody  int64
+	readyTimeout time.Duration
+	mux          *chi.Mux
+}
+
+// New returns the HTTP handler of the API.
+func New(cfg Config) (http.Handler, error) {
+	if cfg.Jobs == nil {
+		return nil, errors.New("api: Config.Jobs is nil; pass the job engine")
+	}
+	auth := cfg.Authenticator
+	if auth == nil {
+		var err error
+		if auth, err = NewTokenAuthenticator(cfg.AdminToken, Identity{Subject: "admin", Role: RoleAdmin}); err != nil {
+			return nil, err
+		}
+	}
+	s := &server{
+		jobs:         cfg.Jobs,
+		logger:       cfg.Logger,
+		maxJSONBody:  cfg.MaxJSONBody,
+		readyTimeout: cfg.ReadyTimeout,
+		mux:          chi.NewRouter(),
+	}
+	if s.logger == nil {
+		s.logger = slog.New(slog.DiscardHandler)
+	}
+	if s.maxJSONBody <= 0 {
+		s.maxJSONBody = DefaultMaxJSONBody
+	}
+	if s.readyTimeout <= 0 {
+		s.readyTimeout = DefaultReadyTimeout
+	}
+	s.routes(auth)
+	return s.mux, nil
+}
+
+// routes registers every route. NotFound and MethodNotAllowed come first so
+// that sub-routers inherit them.
+func (s *server) routes(auth Authenticator) {
+	r := s.mux
+	r.Use(s.logRequests, s.recoverPanics)
+	r.NotFound(s.notFound)
+	r.MethodNotAllowed(s.methodNotAllowed)
+
+	r.Get("/healthz", s.healthz)
+	r.Get("/readyz", s.readyz)
+
+	r.Route("/api", func(r chi.Router) {
+		r.Use(s.authenticate(auth))
+		r.Route("/jobs", func(r chi.Router) {
+			r.Use(s.requireRole(RoleAdmin))
+			r.Get("/", s.handle(s.listJobs))
+			r.Get("/active", s.handle(s.activeJobs))
+			r.Get("/{jobId}/status", s.handle(s.jobStatus))
+			r.With(s.limitBody(s.maxJSONBody)).Post("/{jobId}/cancel", s.handle(s.cancelJob))
+			r.With(s.limitBody(s.maxJSONBody)).Post("/{jobId}/retry", s.handle(s.retryJob))
+		})
+	})
+}
+
+// handlerFunc is a handler that reports failure by returning an error,
+// which handle writes as the JSON error response.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+func (s *server) handle(h handlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			writeError(w, r, s.logger, err)
+		}
+	}
+}
+
+// healthz answers 200 while the process can serve HTTP at all.
+func (s *server) healthz(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// readyz answers 200 when the engine is ready (database reachable, schema
+// current, broker running), else 503 with the reason.
+func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), s.readyTimeout)
+	defer cancel()
+	if err := s.jobs.Ready(ctx); err != nil {
+		writeError(w, r, s.logger, &Error{Status: http.StatusServiceUnavailable, Code: CodeNotReady, Message: err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}

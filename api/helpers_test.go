@@ -1,0 +1,188 @@
+package api_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tallyq/tallyq/api"
+	"github.com/tallyq/tallyq/internal/testdb"
+	"github.com/tallyq/tallyq/jobs"
+	riverbroker "github.com/tallyq/tallyq/queue/river"
+)
+
+// The real engine implements the API's view of it.
+var _ api.JobService = (*jobs.Engine)(nil)
+
+const (
+	testToken = "test-admin-token-0123456789"
+	// opNoop's chunks succeed at once; opFail's always fail.
+	opNoop = "API_TEST_NOOP"
+	opFail = "API_TEST_FAIL"
+)
+
+// testOp is a trivial operation: its chunks do nothing, or fail.
+type testOp struct {
+	name string
+	fail bool
+}
+
+func (o testOp) Type() string                { return o.name }
+func (o testOp) ChunkTimeout() time.Duration { return time.Minute }
+
+func (o testOp) Process(_ context.Context, c jobs.Chunk) (jobs.Result, error) {
+	if o.fail {
+		return nil, errors.New("chunk refuses to work")
+	}
+	return jobs.NoResult, nil
+}
+
+func (o testOp) Complete(context.Context, pgx.Tx, jobs.JobStatus) error { return nil }
+
+// fixture is an API server on a real engine over the test's own database.
+type fixture struct {
+	t      *testing.T
+	pool   *pgxpool.Pool
+	engine *jobs.Engine
+	srv    *httptest.Server
+}
+
+// newFixture starts the API on the real engine. The engine runs no
+// workers until runWorkers is called, so jobs stay QUEUED.
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	pool := testdb.New(t)
+	logger := slog.New(slog.DiscardHandler)
+	broker, err := riverbroker.New(pool, riverbroker.Config{Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine, err := jobs.NewEngine(pool, broker, jobs.Config{Logger: logger, BackoffBase: time.Millisecond, SweepInterval: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, op := range []testOp{{name: opNoop}, {name: opFail, fail: true}} {
+		if err := engine.Register(op); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f := &fixture{t: t, pool: pool, engine: engine}
+	f.srv = httptest.NewServer(f.handler(engine))
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+// handler returns the API on svc with the test token.
+func (f *fixture) handler(svc api.JobService) http.Handler {
+	f.t.Helper()
+	h, err := api.New(api.Config{Jobs: svc, AdminToken: testToken, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return h
+}
+
+// runWorkers runs the engine's workers and maintenance until the test ends.
+func (f *fixture) runWorkers() {
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		if err := f.engine.RunWorkers(ctx, jobs.WorkerConfig{Concurrency: 2, ShutdownGrace: 5 * time.Second}); err != nil {
+			f.t.Errorf("RunWorkers: %v", err)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		if err := f.engine.RunMaintenance(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			f.t.Errorf("RunMaintenance: %v", err)
+		}
+	}()
+	f.t.Cleanup(func() { cancel(); wg.Wait() })
+}
+
+// createJob creates a job through the engine.
+func (f *fixture) createJob(op string, chunks int, electionID int64) jobs.JobStatus {
+	f.t.Helper()
+	st, err := f.engine.CreateJob(context.Background(), jobs.CreateParams{
+		OperationType: op, TotalChunks: chunks, ElectionID: &electionID, CreatedBy: "test", MaxAttempts: 1,
+	})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return st
+}
+
+// waitForJob polls the job's status through the API, as a frontend does,
+// until the job is over.
+func (f *fixture) waitForJob(id uuid.UUID, onProgress func(jobProgress)) jobProgress {
+	f.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	p, err := waitForJob(ctx, http.DefaultClient, f.srv.URL, testToken, id.String(), 10*time.Millisecond, onProgress)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return p
+}
+
+// request is one HTTP request of a test.
+type request struct {
+	method string
+	path   string
+	// auth is the Authorization header; "" sends the test token, "-" none.
+	auth        string
+	contentType string
+	body        io.Reader
+}
+
+// do sends req to the fixture's server and returns the response and its body.
+func (f *fixture) do(req request) (*http.Response, []byte) {
+	f.t.Helper()
+	return doOn(f.t, f.srv.URL, req)
+}
+
+func doOn(t *testing.T, baseURL string, req request) (*http.Response, []byte) {
+	t.Helper()
+	r, err := http.NewRequest(req.method, baseURL+req.path, req.body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	switch req.auth {
+	case "":
+		r.Header.Set("Authorization", "Bearer "+testToken)
+	case "-":
+	default:
+		r.Header.Set("Authorization", req.auth)
+	}
+	if req.contentType != "" {
+		r.Header.Set("Content-Type", req.contentType)
+	}
+	resp, err := http.DefaultClient.Do(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, body
+}
+
+func jsonBody(s string) io.Reader { return strings.NewReader(s) }
+
+// randomID is a job id that no job has.
+func randomID() string { return uuid.NewString() }

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// connectTimeout bounds the first contact with the database.
+const connectTimeout = 10 * time.Second
+
+// connect opens a pool on databaseURL with room for slots busy workers, and
+// checks that the database answers.
+func connect(ctx context.Context, databaseURL string, slots int, logger *slog.Logger) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(databaseURL)
+	if err != nil {
+		// pgx's message may quote the URL, password and all, when it
+		// does not parse; say what is wrong without it.
+		return nil, usagef("cannot parse the database URL %s: write postgres://user:password@host:port/dbname or `host=… user=… password=… dbname=…`",
+			redactURL(databaseURL))
+	}
+	if !strings.Contains(databaseURL, "pool_max_conns") {
+		cfg.MaxConns = poolSize(slots)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open database pool: %w", err)
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, connectTimeout)
+	defer cancel()
+	if err := pool.Ping(pingCtx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("cannot reach the database %s: %w (is Postgres running? `make run` starts one)",
+			redactURL(databaseURL), err)
+	}
+	logger.Info("connected to database", "database", redactURL(databaseURL), "maxConns", cfg.MaxConns)
+	return pool, nil
+}
+
+// poolSize is the pool size for slots chunk workers: each holds a
+// connection while it commits, and River's fetcher, notifier, leader
+// elector and the engine's maintenance need a few more.
+func poolSize(slots int) int32 {
+	return int32(max(8, 2*slots+8))
+}
+
+// passwordPattern finds the password settings of a keyword/value
+// connection string.
+var passwordPattern = regexp.MustCompile(`(?i)\b((?:ssl)?password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)`)
+
+// redactURL returns a database URL or keyword/value connection string with
+// its passwords replaced, fit for logs and error messages. A URL that does
+// not parse is hidden whole, since where its password ends is unclear.
+func redactURL(s string) string {
+	scheme, _, isURL := strings.Cut(s, "://")
+	if !isURL {
+		return passwordPattern.ReplaceAllString(s, "${1}xxxxx")
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return scheme + "://(unparsable URL not shown)"
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	q := u.Query()
+	for key := range q {
+		if strings.EqualFold(key, "password") || strings.EqualFold(key, "sslpassword") {
+			q.Set(key, "xxxxx")
+			u.RawQuery = q.Encode()
+		}
+	}
+	return u.String()
+}

@@ -1,0 +1,158 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"runtime"
+	"time"
+
+	"github.com/tallyq/tallyq/api"
+)
+
+// Defaults of the flags shared by several commands.
+const (
+	defaultMemoryBudget  = 256 << 20
+	defaultMaxAttempts   = 5
+	defaultShutdownGrace = 30 * time.Second
+	defaultHTTPAddr      = ":8080"
+	defaultServeWorkers  = 2
+)
+
+// dbOptions are the flags of every command that talks to the database.
+type dbOptions struct {
+	databaseURL string
+	logLevel    levelValue
+	logFormat   choiceValue
+}
+
+func (o *dbOptions) register(fs *flagSet) {
+	fs.StringEnv(&o.databaseURL, "database-url", "TALLYQ_DATABASE_URL", "",
+		"Postgres URL, e.g. postgres://user:password@localhost:5432/tallyq (required; \"make run\" starts a private Postgres and sets it)")
+	o.logLevel = levelValue{name: "info", level: slog.LevelInfo}
+	fs.VarEnv(&o.logLevel, "log-level", "TALLYQ_LOG_LEVEL", "log `level`: debug, info, warn or error")
+	o.logFormat = choiceValue{value: "auto", choices: []string{"auto", "json", "text"}}
+	fs.VarEnv(&o.logFormat, "log-format", "TALLYQ_LOG_FORMAT", "log `format`: json, text, or auto (text on a terminal, json otherwise)")
+}
+
+func (o *dbOptions) validate() error {
+	if o.databaseURL == "" {
+		return usagef("no database: set --database-url or TALLYQ_DATABASE_URL, or run `make run`, which starts a private Postgres and sets it")
+	}
+	return nil
+}
+
+// logger returns the logger these options describe, writing to e.stderr.
+func (o *dbOptions) logger(e *env) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: o.logLevel.level}
+	format := o.logFormat.value
+	if format == "auto" {
+		format = "json"
+		if e.stderrIsTerminal {
+			format = "text"
+		}
+	}
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(e.stderr, opts))
+	}
+	return slog.New(slog.NewJSONHandler(e.stderr, opts))
+}
+
+// engineOptions are the flags of the commands that run the job engine.
+type engineOptions struct {
+	dbOptions
+	broker        choiceValue
+	memoryBudget  byteSize
+	maxAttempts   int
+	shutdownGrace time.Duration
+}
+
+func (o *engineOptions) register(fs *flagSet) {
+	o.dbOptions.register(fs)
+	// rabbitmq is accepted by the flag so that validate can say when it comes.
+	o.broker = choiceValue{value: "river", choices: []string{"river", "rabbitmq"}}
+	fs.VarEnv(&o.broker, "broker", "TALLYQ_BROKER", "message `broker` carrying chunks: river (Postgres)")
+	o.memoryBudget = defaultMemoryBudget
+	fs.VarEnv(&o.memoryBudget, "memory-budget", "TALLYQ_MEMORY_BUDGET",
+		"the workers' heap budget, a `size` such as 256MiB, 1GiB, 512MB or bytes; no chunk is taken while the live heap is over it (0: no limit)")
+	fs.IntEnv(&o.maxAttempts, "max-attempts", "TALLYQ_MAX_ATTEMPTS", defaultMaxAttempts,
+		"attempts per chunk before it is failed")
+	fs.DurationEnv(&o.shutdownGrace, "shutdown-grace", "TALLYQ_SHUTDOWN_GRACE", defaultShutdownGrace,
+		"on SIGTERM, how long in-flight chunks and requests may finish before they are released")
+}
+
+func (o *engineOptions) validate() error {
+	if err := o.dbOptions.validate(); err != nil {
+		return err
+	}
+	if o.broker.value != "river" {
+		return usagef("--broker %s is not available in this version of tallyq; use --broker river", o.broker.value)
+	}
+	if o.memoryBudget < 0 {
+		return usagef("--memory-budget must not be negative")
+	}
+	if o.maxAttempts < 1 {
+		return usagef("--max-attempts must be at least 1, got %d", o.maxAttempts)
+	}
+	if o.shutdownGrace <= 0 {
+		return usagef("--shutdown-grace must be positive, got %s", o.shutdownGrace)
+	}
+	return nil
+}
+
+// serveOptions are the flags of `tallyq serve`.
+type serveOptions struct {
+	engineOptions
+	httpAddr   string
+	workers    int
+	adminToken string
+}
+
+func (o *serveOptions) register(fs *flagSet) {
+	o.engineOptions.register(fs)
+	fs.StringEnv(&o.httpAddr, "http-addr", "TALLYQ_HTTP_ADDR", defaultHTTPAddr, "address the HTTP API listens on")
+	fs.IntEnv(&o.workers, "workers", "TALLYQ_WORKERS", defaultServeWorkers,
+		"in-process chunk slots (0: API only; run \"tallyq worker\" processes instead)")
+	fs.StringEnv(&o.adminToken, "admin-token", "TALLYQ_ADMIN_TOKEN", "",
+		fmt.Sprintf("bearer token of the administrator, at least %d characters (required; e.g. from \"openssl rand -hex 32\")", api.MinTokenLength))
+}
+
+func (o *serveOptions) validate() error {
+	if err := o.engineOptions.validate(); err != nil {
+		return err
+	}
+	if o.workers < 0 {
+		return usagef("--workers must not be negative, got %d", o.workers)
+	}
+	if o.httpAddr == "" {
+		return usagef("--http-addr must not be empty")
+	}
+	switch {
+	case o.adminToken == "":
+		return usagef("no admin token: set --admin-token or TALLYQ_ADMIN_TOKEN to a secret of at least %d characters (e.g. `openssl rand -hex 32`)", api.MinTokenLength)
+	case len(o.adminToken) < api.MinTokenLength:
+		return usagef("the admin token is %d characters long; use at least %d (e.g. `openssl rand -hex 32`)", len(o.adminToken), api.MinTokenLength)
+	}
+	return nil
+}
+
+// workerOptions are the flags of `tallyq worker`.
+type workerOptions struct {
+	engineOptions
+	concurrency int
+}
+
+func (o *workerOptions) register(fs *flagSet) {
+	o.engineOptions.register(fs)
+	fs.IntEnv(&o.concurrency, "concurrency", "TALLYQ_CONCURRENCY", runtime.NumCPU(),
+		"chunk slots of this worker (default: the number of CPUs)")
+}
+
+func (o *workerOptions) validate() error {
+	if err := o.engineOptions.validate(); err != nil {
+		return err
+	}
+	if o.concurrency < 1 {
+		return usagef("--concurrency must be at least 1, got %d", o.concurrency)
+	}
+	return nil
+}

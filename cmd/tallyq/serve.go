@@ -1,0 +1,78 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/tallyq/tallyq/api"
+)
+
+func init() {
+	register(&command{
+		name:    "serve",
+		summary: "run the HTTP API with in-process workers",
+		run:     runServe,
+	})
+}
+
+func runServe(ctx context.Context, e *env, args []string) error {
+	var opts serveOptions
+	if err := parseOptions(e, args, "serve", "[flags]",
+		"Serve the HTTP API (job status, listing, cancel, retry; /healthz, /readyz) and run\n--workers chunk slots in the same process. Stops on SIGTERM or SIGINT: the API stops\naccepting, in-flight chunks get --shutdown-grace to finish, and the process exits 0.",
+		&opts); err != nil {
+		return err
+	}
+	logger := opts.logger(e)
+	svc, err := startService(ctx, logger, opts.engineOptions, opts.workers)
+	if err != nil {
+		return err
+	}
+	handler, err := api.New(api.Config{
+		Jobs:       svc.engine,
+		AdminToken: opts.adminToken,
+		Logger:     logger.With("component", "http"),
+	})
+	if err != nil {
+		svc.pool.Close()
+		return err
+	}
+	ln, err := net.Listen("tcp", opts.httpAddr)
+	if err != nil {
+		svc.pool.Close()
+		return fmt.Errorf("listen on %s (--http-addr): %w", opts.httpAddr, err)
+	}
+	logger.Info("serving", "addr", ln.Addr().String(), "workers", opts.workers, "broker", opts.broker.value)
+	return svc.run(ctx, opts.workers, func(ctx context.Context) error {
+		return serveHTTP(ctx, ln, handler, opts.shutdownGrace)
+	})
+}
+
+// serveHTTP serves handler on ln until ctx is cancelled, then stops
+// accepting and gives in-flight requests grace to finish.
+func serveHTTP(ctx context.Context, ln net.Listener, handler http.Handler, grace time.Duration) error {
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	select {
+	case err := <-done:
+		return fmt.Errorf("HTTP server: %w", err)
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("HTTP server shutdown: %w", err)
+	}
+	if err := <-done; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("HTTP server: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/tallyq/tallyq/jobs"
+	"github.com/tallyq/tallyq/migrations"
+	riverbroker "github.com/tallyq/tallyq/queue/river"
+)
+
+// service is a running job engine: what serve and worker share.
+type service struct {
+	logger *slog.Logger
+	pool   *pgxpool.Pool
+	engine *jobs.Engine
+	opts   engineOptions
+}
+
+// startService connects to the database, refuses a schema that is not
+// current, and builds the broker and the engine.
+func startService(ctx context.Context, logger *slog.Logger, opts engineOptions, slots int) (*service, error) {
+	pool, err := connect(ctx, opts.databaseURL, slots, logger)
+	if err != nil {
+		return nil, err
+	}
+	if err := migrations.New(pool).Check(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	broker, err := riverbroker.New(pool, riverbroker.Config{Logger: logger.With("component", "river")})
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	engine, err := jobs.NewEngine(pool, broker, jobs.Config{
+		MaxAttempts: opts.maxAttempts,
+		Logger:      logger.With("component", "engine"),
+	})
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return &service{logger: logger, pool: pool, engine: engine, opts: opts}, nil
+}
+
+// setMemoryLimit makes the Go runtime collect harder as the heap nears the
+// budget, leaving a tenth of it for what the runtime does not count.
+func setMemoryLimit(budget int64, logger *slog.Logger) {
+	if budget <= 0 {
+		return
+	}
+	limit := budget / 10 * 9
+	debug.SetMemoryLimit(limit)
+	logger.Info("memory limit set", "budget", formatByteSize(budget), "goMemLimit", limit)
+}
+
+// run runs slots chunk workers (none if 0), the maintenance loop and extra
+// (the HTTP server, if any) until ctx is cancelled or one of them fails;
+// then it waits for all of them to wind down and closes the pool.
+func (s *service) run(parent context.Context, slots int, extra func(ctx context.Context) error) error {
+	defer s.pool.Close()
+	setMemoryLimit(int64(s.opts.memoryBudget), s.logger)
+	g, ctx := errgroup.WithContext(parent)
+	g.Go(func() error {
+		if err := s.engine.RunMaintenance(ctx); err != nil {
+			return fmt.Errorf("maintenance: %w", err)
+		}
+		return nil
+	})
+	if slots > 0 {
+		g.Go(func() error {
+			err := s.engine.RunWorkers(ctx, jobs.WorkerConfig{
+				Concurrency:   slots,
+				MemoryBudget:  int64(s.opts.memoryBudget),
+				ShutdownGrace: s.opts.shutdownGrace,
+			})
+			if err != nil {
+				return fmt.Errorf("workers: %w", err)
+			}
+			return nil
+		})
+	}
+	if extra != nil {
+		g.Go(func() error { return extra(ctx) })
+	}
+	<-ctx.Done()
+	s.logger.Info("shutting down", "grace", s.opts.shutdownGrace)
+	err := g.Wait()
+	if err != nil && parent.Err() != nil && errors.Is(err, context.Canceled) {
+		// The signal came while a part was still starting; it stopped
+		// with the context, which is a clean stop too.
+		s.logger.Info("stopped during start-up", "detail", err)
+		err = nil
+	}
+	if err == nil {
+		s.logger.Info("stopped")
+	}
+	return err
+}
