@@ -7,8 +7,9 @@ import (
 	"math/big"
 )
 
-// MaxBatch is the most proofs VerifyDisjunctiveBatch combines at once; longer
-// inputs are verified in consecutive batches, so memory stays flat.
+// MaxBatch is the most items a batch verification (VerifyDisjunctiveBatch,
+// VerifyConstantBatch, VerifyShareBatch) combines at once; longer inputs are
+// verified in consecutive batches, so memory stays flat.
 const MaxBatch = 64
 
 // batchSecurityBits is the most λ can be: random exponents are λ-bit, and a

@@ -4,9 +4,18 @@
 // ceremony's polynomial math and threshold decryption.
 //
 // Every value is an immutable ElementModP or ElementModQ; every operation is a
-// method on a *Group, which holds the parameters, the precomputed tables for
+// method on a *Group, which holds the parameters, the precomputed table for
 // the generator and a counter of the modular exponentiations performed.
 // A *Group is safe for concurrent use.
+//
+// Proofs are generated exactly as electionguard-python 1.x generates them
+// (same nonce derivation from a seed, same challenge hashes), so a record's
+// proofs are reproduced bit for bit from its private nonces, and verified
+// either one at a time (Verify methods, which follow python's checks) or in
+// batches of up to MaxBatch with random linear combinations
+// (VerifyDisjunctiveBatch, VerifyConstantBatch, VerifyShareBatch), which
+// accept the same inputs except with probability 2^−63 and name the first
+// invalid item.
 package eg
 
 import (
