@@ -335,34 +335,31 @@ func nonNil[T any](s []T) []T {
 // UnmarshalJSON defaults language to "en".
 func (l *Language) UnmarshalJSON(b []byte) error {
 	type plain Language
-	p := plain{Language: "en"}
-	if err := json.Unmarshal(b, &p); err != nil {
-		return err
-	}
-	*l = Language(p)
-	return nil
+	v, err := withDefaults(b, plain{Language: "en"})
+	*l = Language(v)
+	return err
 }
 
 // UnmarshalJSON defaults name to empty text.
 func (c *Candidate) UnmarshalJSON(b []byte) error {
 	type plain Candidate
-	p := plain{Name: &InternationalizedText{}}
-	if err := json.Unmarshal(b, &p); err != nil {
-		return err
-	}
-	*c = Candidate(p)
-	return nil
+	v, err := withDefaults(b, plain{Name: &InternationalizedText{}})
+	*c = Candidate(v)
+	return err
 }
 
 // UnmarshalJSON defaults name to empty text.
 func (p *Party) UnmarshalJSON(b []byte) error {
 	type plain Party
-	v := plain{Name: &InternationalizedText{}}
-	if err := json.Unmarshal(b, &v); err != nil {
-		return err
-	}
+	v, err := withDefaults(b, plain{Name: &InternationalizedText{}})
 	*p = Party(v)
-	return nil
+	return err
+}
+
+// withDefaults decodes b over def, so that the fields b leaves out keep def's values.
+func withDefaults[T any](b []byte, def T) (T, error) {
+	err := json.Unmarshal(b, &def)
+	return def, err
 }
 
 // MarshalJSON writes no text as [] (python's default), not null.
