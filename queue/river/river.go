@@ -40,8 +40,12 @@ type Config struct {
 	// Default 25.
 	MaxAttempts int
 	// RescueAfter is how long a River job may stay running before River's
-	// rescuer makes it available again. It must exceed the longest chunk
-	// timeout; default: the longest chunk timeout plus one hour.
+	// rescuer (which looks every 30 s) makes it available again (default
+	// 2 min). It covers a worker that died after River handed it a job but
+	// before the engine claimed the chunk; a chunk that is claimed is
+	// recovered by the engine's lease instead. It may be shorter than a
+	// chunk's run time: rescuing a job whose chunk still runs delivers a
+	// duplicate, which finds the live claim and changes nothing.
 	RescueAfter time.Duration
 	// FetchCooldown is the least time between two fetches (default 2 ms).
 	FetchCooldown time.Duration
@@ -68,6 +72,9 @@ func (c Config) withDefaults() Config {
 	if c.FetchPollInterval <= 0 {
 		c.FetchPollInterval = 500 * time.Millisecond
 	}
+	if c.RescueAfter <= 0 {
+		c.RescueAfter = 2 * time.Minute
+	}
 	if c.DeadSweepInterval <= 0 {
 		c.DeadSweepInterval = 5 * time.Second
 	}
@@ -83,8 +90,8 @@ type Broker struct {
 	cfg    Config
 	insert *river.Client[pgx.Tx]
 
-	mu      sync.Mutex
-	work    *river.Client[pgx.Tx]
+	mu       sync.Mutex
+	work     *river.Client[pgx.Tx]
 	stopDead context.CancelFunc
 	deadDone chan struct{}
 }
@@ -325,7 +332,7 @@ func (b *Broker) reportDead(ctx context.Context, h queue.Handler) error {
 		return err
 	}
 	for _, d := range found {
-		if err := h.DeliveryDead(ctx, d.args.Message, "River discarded the message after "+fmt.Sprint(b.cfg.MaxAttempts)+" attempts: "+d.reason); err != nil {
+		if err := h.DeliveryDead(ctx, d.args.Message, "River discarded the message: "+d.reason); err != nil {
 			return fmt.Errorf("report discarded River job %d: %w", d.id, err)
 		}
 		if _, err := tx.Exec(ctx, `UPDATE river_job SET metadata = metadata || '{"tallyq_dead_reported": true}' WHERE id = $1`, d.id); err != nil {
