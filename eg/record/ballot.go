@@ -125,13 +125,6 @@ type SchnorrProof struct {
 	Usage      string `json:"usage"`
 }
 
-// The usage strings 1.x writes into its proofs.
-const (
-	UsageSelectionProof = "Prove selection's value (0 or 1)"
-	UsageContestProof   = "Prove value within selection's limit"
-	UsageSecretValue    = "Prove knowledge of secret value"
-)
-
 // PlaintextBallot is a voter's choices before encryption (python PlaintextBallot); a
 // contest lists the selections voted for or against, others count as 0.
 type PlaintextBallot struct {

@@ -46,7 +46,7 @@ func DisjunctiveProofOf(p eg.DisjunctiveProof) *DisjunctiveProof {
 	return &DisjunctiveProof{
 		ProofZeroPad: HexP(p.Proof0Pad), ProofZeroData: HexP(p.Proof0Data), ProofOnePad: HexP(p.Proof1Pad), ProofOneData: HexP(p.Proof1Data),
 		ProofZeroChallenge: HexQ(p.Proof0Challenge), ProofOneChallenge: HexQ(p.Proof1Challenge), Challenge: HexQ(p.Challenge),
-		ProofZeroResponse: HexQ(p.Proof0Response), ProofOneResponse: HexQ(p.Proof1Response), Usage: UsageSelectionProof,
+		ProofZeroResponse: HexQ(p.Proof0Response), ProofOneResponse: HexQ(p.Proof1Response), Usage: eg.UsageSelectionValue,
 	}
 }
 
@@ -61,7 +61,7 @@ func (p ConstantProof) Elements(g *eg.Group) (eg.ConstantProof, error) {
 // ConstantProofOf is the record form of a contest proof.
 func ConstantProofOf(p eg.ConstantProof) *ConstantProof {
 	return &ConstantProof{Pad: HexP(p.Pad), Data: HexP(p.Data), Challenge: HexQ(p.Challenge), Response: HexQ(p.Response),
-		Constant: p.Constant, Usage: UsageContestProof}
+		Constant: p.Constant, Usage: eg.UsageSelectionLimit}
 }
 
 // Elements converts the proof to group elements, checking ranges.
@@ -75,11 +75,11 @@ func (p ChaumPedersenProof) Elements(g *eg.Group) (eg.ChaumPedersenProof, error)
 // ChaumPedersenProofOf is the record form of a decryption proof.
 func ChaumPedersenProofOf(p eg.ChaumPedersenProof) ChaumPedersenProof {
 	return ChaumPedersenProof{Pad: HexP(p.Pad), Data: HexP(p.Data), Challenge: HexQ(p.Challenge), Response: HexQ(p.Response),
-		Usage: UsageSecretValue}
+		Usage: eg.UsageSecretValue}
 }
 
 // SchnorrProofOf is the record form of a Schnorr proof.
 func SchnorrProofOf(p eg.SchnorrProof) SchnorrProof {
 	return SchnorrProof{PublicKey: HexP(p.PublicKey), Commitment: HexP(p.Commitment),
-		Challenge: HexQ(p.Challenge), Response: HexQ(p.Response), Usage: UsageSecretValue}
+		Challenge: HexQ(p.Challenge), Response: HexQ(p.Response), Usage: eg.UsageSecretValue}
 }
