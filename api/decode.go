@@ -70,6 +70,8 @@ func jsonError(err error) error {
 		return err
 	case errors.As(err, &syntax):
 		return errorf(http.StatusBadRequest, CodeInvalidJSON, "malformed JSON at byte %d: %v", syntax.Offset, err)
+	case errors.Is(err, io.EOF):
+		return errorf(http.StatusBadRequest, CodeInvalidJSON, "the body holds no JSON value; send a JSON object or no body")
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return errorf(http.StatusBadRequest, CodeInvalidJSON, "malformed JSON: the body ends in the middle of a value")
 	case errors.As(err, &typeErr):

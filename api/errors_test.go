@@ -116,6 +116,7 @@ func TestAPIErrors(t *testing.T) {
 		{"wrong field type", request{method: "POST", path: "/api/jobs/" + queued + "/cancel", contentType: "application/json", body: jsonBody(`{"reason":5}`)}, 400, api.CodeInvalidJSON, []string{`"reason"`, "string"}},
 		{"not an object", request{method: "POST", path: "/api/jobs/" + queued + "/retry", contentType: "application/json", body: jsonBody(`[1,2]`)}, 400, api.CodeInvalidJSON, []string{"object"}},
 		{"trailing data", request{method: "POST", path: "/api/jobs/" + queued + "/cancel", contentType: "application/json", body: jsonBody(`{} {}`)}, 400, api.CodeInvalidJSON, []string{"single JSON object"}},
+		{"blank body", request{method: "POST", path: "/api/jobs/" + queued + "/cancel", contentType: "application/json", body: jsonBody("  \n")}, 400, api.CodeInvalidJSON, []string{"no JSON value"}},
 		{"trailing garbage", request{method: "POST", path: "/api/jobs/" + queued + "/cancel", contentType: "application/json", body: jsonBody(`{}x`)}, 400, api.CodeInvalidJSON, nil},
 		{"reason too long", request{method: "POST", path: "/api/jobs/" + queued + "/cancel", contentType: "application/json", body: jsonBody(`{"reason":"` + strings.Repeat("y", 1001) + `"}`)}, 400, api.CodeBadRequest, []string{`"reason"`}},
 		{"wrong content type", request{method: "POST", path: "/api/jobs/" + queued + "/cancel", contentType: "text/plain", body: jsonBody(`{}`)}, 415, api.CodeUnsupportedMediaType, []string{"application/json", "text/plain"}},

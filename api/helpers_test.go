@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,22 +28,24 @@ var _ api.JobService = (*jobs.Engine)(nil)
 
 const (
 	testToken = "test-admin-token-0123456789"
-	// opNoop's chunks succeed at once; opFail's always fail.
+	// opNoop's chunks succeed at once; opFail's fail while the fixture's
+	// failing flag is set.
 	opNoop = "API_TEST_NOOP"
 	opFail = "API_TEST_FAIL"
 )
 
-// testOp is a trivial operation: its chunks do nothing, or fail.
+// testOp is a trivial operation: its chunks do nothing, or fail while
+// fail is set.
 type testOp struct {
 	name string
-	fail bool
+	fail *atomic.Bool
 }
 
 func (o testOp) Type() string                { return o.name }
 func (o testOp) ChunkTimeout() time.Duration { return time.Minute }
 
 func (o testOp) Process(_ context.Context, c jobs.Chunk) (jobs.Result, error) {
-	if o.fail {
+	if o.fail != nil && o.fail.Load() {
 		return nil, errors.New("chunk refuses to work")
 	}
 	return jobs.NoResult, nil
@@ -52,10 +55,11 @@ func (o testOp) Complete(context.Context, pgx.Tx, jobs.JobStatus) error { return
 
 // fixture is an API server on a real engine over the test's own database.
 type fixture struct {
-	t      *testing.T
-	pool   *pgxpool.Pool
-	engine *jobs.Engine
-	srv    *httptest.Server
+	t       *testing.T
+	failing *atomic.Bool // opFail's chunks fail while it is set
+	pool    *pgxpool.Pool
+	engine  *jobs.Engine
+	srv     *httptest.Server
 }
 
 // newFixture starts the API on the real engine. The engine runs no
@@ -72,12 +76,14 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, op := range []testOp{{name: opNoop}, {name: opFail, fail: true}} {
+	failing := new(atomic.Bool)
+	failing.Store(true)
+	for _, op := range []testOp{{name: opNoop}, {name: opFail, fail: failing}} {
 		if err := engine.Register(op); err != nil {
 			t.Fatal(err)
 		}
 	}
-	f := &fixture{t: t, pool: pool, engine: engine}
+	f := &fixture{t: t, failing: failing, pool: pool, engine: engine}
 	f.srv = httptest.NewServer(f.handler(engine))
 	t.Cleanup(f.srv.Close)
 	return f
@@ -93,8 +99,9 @@ func (f *fixture) handler(svc api.JobService) http.Handler {
 	return h
 }
 
-// runWorkers runs the engine's workers and maintenance until the test ends.
-func (f *fixture) runWorkers() {
+// runWorkers runs the engine's workers and maintenance until the returned
+// stop is called or the test ends.
+func (f *fixture) runWorkers() (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(2)
@@ -110,7 +117,9 @@ func (f *fixture) runWorkers() {
 			f.t.Errorf("RunMaintenance: %v", err)
 		}
 	}()
-	f.t.Cleanup(func() { cancel(); wg.Wait() })
+	stop = func() { cancel(); wg.Wait() }
+	f.t.Cleanup(stop)
+	return stop
 }
 
 // createJob creates a job through the engine.

@@ -205,19 +205,28 @@ func TestCancelJob(t *testing.T) {
 
 func TestRetryJob(t *testing.T) {
 	f := newFixture(t)
-	f.runWorkers()
+	stop := f.runWorkers()
 	job := f.createJob(opFail, 3, 1)
 	failed := f.waitForJob(job.JobID, func(jobProgress) {})
 	if failed.Status != "FAILED" || failed.FailedChunks != 3 || failed.ErrorMessage == nil ||
 		!strings.Contains(*failed.ErrorMessage, "chunk refuses to work") {
 		t.Fatalf("failing job ended as %+v", failed)
 	}
+	// With no workers running, the answer shows the retried job as it was
+	// re-queued, before any chunk runs again.
+	stop()
+	f.failing.Store(false)
 	resp, body := f.do(request{method: "POST", path: "/api/jobs/" + job.JobID.String() + "/retry"})
 	checkOK(t, resp, body)
 	var got api.JobActionResponse
 	decode(t, body, &got)
-	if !got.Success || got.Job.JobID != job.JobID || got.Job.Status != jobs.StatusInProgress || got.Job.FailedChunks != 0 {
+	if !got.Success || got.Job.JobID != job.JobID || got.Job.Status != jobs.StatusInProgress ||
+		got.Job.FailedChunks != 0 || got.Job.ErrorMessage != nil {
 		t.Errorf("retry answered %s", body)
+	}
+	f.runWorkers()
+	if done := f.waitForJob(job.JobID, func(jobProgress) {}); done.Status != "COMPLETED" || done.ProcessedChunks != 3 {
+		t.Errorf("retried job ended as %+v", done)
 	}
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -29,4 +30,26 @@ func TestSplitAction(t *testing.T) {
 	if err != nil || action != "version" || strings.Join(flags, " ") != "--log-level debug --yes" {
 		t.Errorf("got %q, %q, %v", flags, action, err)
 	}
+}
+
+func FuzzRedactURL(f *testing.F) {
+	f.Add("tallyq", "s3cret-pw", "db:5432", "tallyq")
+	f.Add("u", "p@ss:w/rd?x", "[::1]:5432", "x")
+	f.Fuzz(func(t *testing.T, user, password, host, dbname string) {
+		if len(password) < 6 || strings.Contains(user+host+dbname+"postgres xxxxx", password) {
+			return // too short or too common to tell apart from the rest
+		}
+		u := url.URL{Scheme: "postgres", User: url.UserPassword(user, password), Host: host, Path: "/" + dbname}
+		escaped := url.UserPassword("", password).String()[1:] // as it stands in a URL
+		if got := redactURL(u.String()); strings.Contains(got, password) || strings.Contains(got, escaped) {
+			t.Fatalf("redactURL(%q) = %q shows the password", u.String(), got)
+		}
+		if strings.ContainsAny(password, " '\\\t\n\r\v\f") {
+			return // keyword/value passwords with these need quoting
+		}
+		kv := "host=h password=" + password + " dbname=d"
+		if got := redactURL(kv); strings.Contains(got, password) {
+			t.Fatalf("redactURL(%q) = %q shows the password", kv, got)
+		}
+	})
 }
