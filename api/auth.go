@@ -28,6 +28,10 @@ type Identity struct {
 	Subject string
 	// Role decides which routes the caller may use.
 	Role Role
+	// ElectionID and GuardianID bind a guardian's identity to the one
+	// election and guardian it may act for; empty for other roles.
+	ElectionID *int64
+	GuardianID string
 }
 
 // ErrUnauthenticated is returned by an Authenticator when a request carries
@@ -41,6 +45,33 @@ var ErrUnauthenticated = errors.New("unauthenticated")
 // Authenticators chain by trying each in turn.
 type Authenticator interface {
 	Authenticate(r *http.Request) (Identity, error)
+}
+
+// Chain is an Authenticator that asks each of its Authenticators in turn
+// (say, a session cookie, then bearer tokens) and returns the first
+// identity. A server failure stops the chain; if every one refuses, the
+// first refusal is returned.
+type Chain []Authenticator
+
+// Authenticate implements Authenticator.
+func (c Chain) Authenticate(r *http.Request) (Identity, error) {
+	var first error
+	for _, a := range c {
+		id, err := a.Authenticate(r)
+		if err == nil {
+			return id, nil
+		}
+		if !errors.Is(err, ErrUnauthenticated) {
+			return Identity{}, err
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	if first == nil {
+		first = fmt.Errorf("%w: no way to authenticate is configured", ErrUnauthenticated)
+	}
+	return Identity{}, first
 }
 
 // TokenAuthenticator accepts `Authorization: Bearer <token>` with one token

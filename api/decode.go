@@ -37,8 +37,7 @@ func decodeOptionalJSON(r *http.Request, dst any) error {
 	}
 	// A second value, or garbage after the first, is a malformed request.
 	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
+		if isTooLarge(err) {
 			return err
 		}
 		return errorf(http.StatusBadRequest, CodeInvalidJSON, "the body must hold a single JSON object, but more data follows it")
@@ -61,12 +60,11 @@ func requireJSONContentType(r *http.Request) error {
 // jsonError turns a decoding error into the *Error the client sees.
 func jsonError(err error) error {
 	var (
-		syntax   *json.SyntaxError
-		typeErr  *json.UnmarshalTypeError
-		tooLarge *http.MaxBytesError
+		syntax  *json.SyntaxError
+		typeErr *json.UnmarshalTypeError
 	)
 	switch {
-	case errors.As(err, &tooLarge):
+	case isTooLarge(err):
 		return err
 	case errors.As(err, &syntax):
 		return errorf(http.StatusBadRequest, CodeInvalidJSON, "malformed JSON at byte %d: %v", syntax.Offset, err)
@@ -89,11 +87,17 @@ func jsonError(err error) error {
 // bodyReadError reports a failure to read the body: its size limit (413) or
 // a broken request (400).
 func bodyReadError(err error) error {
-	var tooLarge *http.MaxBytesError
-	if errors.As(err, &tooLarge) {
+	if isTooLarge(err) {
 		return err
 	}
 	return errorf(http.StatusBadRequest, CodeBadRequest, "could not read the request body: %v", err)
+}
+
+// isTooLarge reports whether err is a body over the route's limit, which
+// toAPIError reports as 413.
+func isTooLarge(err error) bool {
+	var tooLarge *http.MaxBytesError
+	return errors.As(err, &tooLarge)
 }
 
 // pathUUID parses the route parameter name as a UUID.
