@@ -25,13 +25,6 @@ func TestRedactURL(t *testing.T) {
 	}
 }
 
-func TestSplitAction(t *testing.T) {
-	flags, action, err := splitAction([]string{"--log-level", "debug", "version", "--yes"})
-	if err != nil || action != "version" || strings.Join(flags, " ") != "--log-level debug --yes" {
-		t.Errorf("got %q, %q, %v", flags, action, err)
-	}
-}
-
 func FuzzRedactURL(f *testing.F) {
 	f.Add("tallyq", "s3cret-pw", "db:5432", "tallyq")
 	f.Add("u", "p@ss:w/rd?x", "[::1]:5432", "x")

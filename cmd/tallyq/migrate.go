@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/tallyq/tallyq/migrations"
 )
@@ -43,7 +45,7 @@ func (o *migrateOptions) validate() error {
 
 func runMigrate(ctx context.Context, e *env, args []string) error {
 	var opts migrateOptions
-	flags, action, err := splitAction(args)
+	flags, action, err := splitWord(args, "up", "down", "version")
 	if err != nil {
 		return err
 	}
@@ -78,21 +80,21 @@ func runMigrate(ctx context.Context, e *env, args []string) error {
 	}
 }
 
-// splitAction separates the action word (up, down, version) from the flags,
-// which may stand before or after it.
-func splitAction(args []string) (flags []string, action string, err error) {
+// splitWord separates the one word of args that is among words (the
+// action or scenario of a command) from the flags, which may stand before
+// or after it. It returns "" for the word when there is none.
+func splitWord(args []string, words ...string) (flags []string, word string, err error) {
 	for _, a := range args {
-		switch a {
-		case "up", "down", "version":
-			if action != "" {
-				return nil, "", usagef("give one action, not %s and %s", action, a)
-			}
-			action = a
-		default:
+		if !slices.Contains(words, a) {
 			flags = append(flags, a)
+			continue
 		}
+		if word != "" {
+			return nil, "", usagef("give one of %s, not %s and %s", strings.Join(words, ", "), word, a)
+		}
+		word = a
 	}
-	return flags, action, nil
+	return flags, word, nil
 }
 
 // printVersion prints the schema versions and whether they are current.

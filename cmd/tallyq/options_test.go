@@ -205,7 +205,7 @@ func TestRunExitCodes(t *testing.T) {
 		{[]string{"serve"}, 2, "no database"},
 		{[]string{"migrate", "--database-url", "postgres://localhost/x"}, 2, "say up, down or version"},
 		{[]string{"migrate", "down", "--database-url", "postgres://localhost/x"}, 2, "--yes"},
-		{[]string{"migrate", "up", "down"}, 2, "one action"},
+		{[]string{"migrate", "up", "down"}, 2, "not up and down"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			e, _, stderr := testEnv(nil)
