@@ -47,6 +47,10 @@ func main() {
 	// Commands that serve stop on the first SIGTERM or SIGINT; they restore
 	// the default handling then, so a second signal ends the process at once.
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 	e := &env{
 		lookupEnv:        os.LookupEnv,
 		stdout:           os.Stdout,
