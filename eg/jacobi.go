@@ -28,21 +28,20 @@ func legendre(x, p *big.Int) int {
 		return big.Jacobi(new(big.Int).Mod(x, p), p)
 	}
 	n := len(p.Bits())
-	f, g := make([]uint64, n+1), make([]uint64, n+1)
+	f, g := make([]uint64, n), make([]uint64, n)
 	for i, w := range p.Bits() {
 		f[i] = uint64(w)
 	}
 	for i, w := range x.Bits() {
 		g[i] = uint64(w)
 	}
-	scratch := make([]uint64, 2*(n+1))
 	eta, sign := int64(-1), uint64(0)
 	// A batch removes ~62/2.9 bits of f and g on average; allow 4× as many.
 	maxBatches := 4*64*n/21 + 16
 	for batch := 0; batch < maxBatches; batch++ {
 		var t [4]uint64
 		eta, t, sign = posDivSteps62(eta, f[0], g[0], sign)
-		updateFG(f[:n], g[:n], t, scratch)
+		updateFG(f[:n], g[:n], t)
 		if isOne(f[:n]) {
 			return 1 - 2*int(sign&1)
 		}
@@ -102,36 +101,34 @@ func posDivSteps62(eta int64, f, g uint64, sign uint64) (int64, [4]uint64, uint6
 	}
 }
 
-// updateFG sets f ← (u·f + v·g)/2^62 and g ← (q·f + r·g)/2^62; the
-// divisions are exact and all quantities non-negative.
-func updateFG(f, g []uint64, t [4]uint64, scratch []uint64) {
-	n := len(f)
-	nf, ng := scratch[:n+1], scratch[n+1:2*n+2]
-	combine(nf, f, g, t[0], t[1])
-	combine(ng, f, g, t[2], t[3])
-	shiftRight62(f, nf)
-	shiftRight62(g, ng)
-}
-
-// combine sets out (len(f)+1 limbs) = a·f + b·g for a, b ≤ 2^62.
-func combine(out, f, g []uint64, a, b uint64) {
-	var carryLo, carryHi uint64
+// updateFG sets f ← (u·f + v·g)/2^62 and g ← (q·f + r·g)/2^62 in place, in
+// one pass. The divisions are exact, all quantities are non-negative, and the
+// results fit: u + v ≤ 2^62 makes the new f at most max(f, g), likewise g.
+// Each limb's sum stays below 2^127, so its carry fits in one word.
+func updateFG(f, g []uint64, t [4]uint64) {
+	u, v, q, r := t[0], t[1], t[2], t[3]
+	var fCarry, gCarry, fPrev, gPrev uint64
 	for j := range f {
-		h1, l1 := bits.Mul64(a, f[j])
-		h2, l2 := bits.Mul64(b, g[j])
-		lo, c := bits.Add64(l1, l2, 0)
-		hi := h1 + h2 + c
-		lo, c = bits.Add64(lo, carryLo, 0)
-		hi += carryHi + c
-		out[j] = lo
-		carryLo, carryHi = hi, 0
+		fj, gj := f[j], g[j]
+		fLo, fHi := mulAdd2(u, fj, v, gj, fCarry)
+		gLo, gHi := mulAdd2(q, fj, r, gj, gCarry)
+		if j > 0 {
+			f[j-1] = fPrev>>62 | fLo<<2
+			g[j-1] = gPrev>>62 | gLo<<2
+		}
+		fPrev, fCarry, gPrev, gCarry = fLo, fHi, gLo, gHi
 	}
-	out[len(f)] = carryLo
+	n := len(f)
+	f[n-1] = fPrev>>62 | fCarry<<2
+	g[n-1] = gPrev>>62 | gCarry<<2
 }
 
-// shiftRight62 sets dst (len(src)−1 limbs) = src >> 62.
-func shiftRight62(dst, src []uint64) {
-	for j := range dst {
-		dst[j] = src[j]>>62 | src[j+1]<<2
-	}
+// mulAdd2 returns a·x + b·y + c as (low, high) words.
+func mulAdd2(a, x, b, y, c uint64) (lo, hi uint64) {
+	h1, l1 := bits.Mul64(a, x)
+	h2, l2 := bits.Mul64(b, y)
+	lo, carry := bits.Add64(l1, l2, 0)
+	hi = h1 + h2 + carry
+	lo, carry = bits.Add64(lo, c, 0)
+	return lo, hi + carry
 }
