@@ -24,8 +24,17 @@ import (
 // choices; the divsteps rule for choosing them only governs how fast f reaches
 // gcd = 1. Should it not within a generous bound, math/big answers instead.
 func legendre(x, p *big.Int) int {
+	if s, ok := legendreBinary(x, p); ok {
+		return s
+	}
+	return big.Jacobi(new(big.Int).Mod(x, p), p)
+}
+
+// legendreBinary is the binary algorithm; ok is false when it does not apply
+// (32-bit words, x outside (0, p)) or did not converge in time.
+func legendreBinary(x, p *big.Int) (symbol int, ok bool) {
 	if bitsPerWord != 64 || x.Sign() <= 0 || x.Cmp(p) >= 0 {
-		return big.Jacobi(new(big.Int).Mod(x, p), p)
+		return 0, false
 	}
 	n := len(p.Bits())
 	f, g := make([]uint64, n), make([]uint64, n)
@@ -43,13 +52,13 @@ func legendre(x, p *big.Int) int {
 		eta, t, sign = posDivSteps62(eta, f[0], g[0], sign)
 		updateFG(f[:n], g[:n], t)
 		if isOne(f[:n]) {
-			return 1 - 2*int(sign&1)
+			return 1 - 2*int(sign&1), true
 		}
 		for n > 1 && f[n-1] == 0 && g[n-1] == 0 {
 			n--
 		}
 	}
-	return big.Jacobi(x, p)
+	return 0, false
 }
 
 func isOne(f []uint64) bool {
