@@ -63,3 +63,20 @@ func TestDiscreteLogBoundIsCapped(t *testing.T) {
 		}
 	}
 }
+
+// TestDiscreteLogKeyCollision forces two table entries onto one 64-bit key:
+// a lookup must confirm candidates and pick the right one.
+func TestDiscreteLogKeyCollision(t *testing.T) {
+	g := TestGroup()
+	d := g.NewDiscreteLog(100)
+	y := g.GPow(g.ElementModQFromUint64(5))
+	key := low64(y.big())
+	d.dups = map[uint64][]uint32{key: {7, 5}}
+	if got, err := d.Log("collision", y); err != nil || got != 5 {
+		t.Fatalf("log with a colliding key = %d, %v; want 5", got, err)
+	}
+	d.dups[key] = []uint32{7}
+	if _, err := d.Log("collision", y); err == nil {
+		t.Fatal("an unconfirmed candidate was accepted")
+	}
+}

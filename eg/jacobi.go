@@ -61,6 +61,7 @@ func legendreBinary(x, p *big.Int) (symbol int, ok bool) {
 	return 0, false
 }
 
+// isOne reports whether the little-endian number f is 1.
 func isOne(f []uint64) bool {
 	if f[0] != 1 {
 		return false
