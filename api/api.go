@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
 	"github.com/google/uuid"
 
 	"github.com/tallyq/tallyq/jobs"
@@ -102,7 +103,8 @@ func New(cfg Config) (http.Handler, error) {
 // that sub-routers inherit them.
 func (s *server) routes(auth Authenticator) {
 	r := s.mux
-	r.Use(s.logRequests, s.recoverPanics)
+	// HEAD is answered wherever GET is, as HTTP asks (monitors probe with it).
+	r.Use(s.logRequests, s.recoverPanics, middleware.GetHead)
 	r.NotFound(s.notFound)
 	r.MethodNotAllowed(s.methodNotAllowed)
 

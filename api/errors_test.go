@@ -82,7 +82,7 @@ func TestAPIErrors(t *testing.T) {
 		{"unknown route", request{method: "GET", path: "/nothing", auth: "-"}, 404, api.CodeNotFound, []string{"/nothing"}},
 		{"unknown api route", request{method: "GET", path: "/api/nothing"}, 404, api.CodeNotFound, []string{"/api/nothing"}},
 		{"GET on cancel", request{method: "GET", path: "/api/jobs/" + queued + "/cancel"}, 405, api.CodeMethodNotAllowed, []string{"GET", "POST"}},
-		{"POST on status", request{method: "POST", path: "/api/jobs/" + queued + "/status"}, 405, api.CodeMethodNotAllowed, []string{"allowed: GET"}},
+		{"POST on status", request{method: "POST", path: "/api/jobs/" + queued + "/status"}, 405, api.CodeMethodNotAllowed, []string{"allowed: GET, HEAD"}},
 		{"DELETE on active", request{method: "DELETE", path: "/api/jobs/active"}, 405, api.CodeMethodNotAllowed, nil},
 		{"POST on healthz", request{method: "POST", path: "/healthz", auth: "-"}, 405, api.CodeMethodNotAllowed, nil},
 
@@ -148,9 +148,24 @@ func TestAPIErrors(t *testing.T) {
 
 func TestAllowHeaderNamesMethods(t *testing.T) {
 	f := newFixture(t)
-	resp, _ := f.do(request{method: "GET", path: "/api/jobs/" + randomID() + "/retry"})
-	if got := resp.Header.Values("Allow"); len(got) != 1 || got[0] != "POST" {
-		t.Errorf("Allow %q, want [POST]", got)
+	for path, want := range map[string]string{
+		"/api/jobs/" + randomID() + "/retry": "POST",
+		"/api/jobs/active":                   "GET HEAD",
+	} {
+		resp, _ := f.do(request{method: "PUT", path: path})
+		if got := strings.Join(resp.Header.Values("Allow"), " "); got != want {
+			t.Errorf("%s: Allow %q, want %q", path, got, want)
+		}
+	}
+}
+
+func TestHeadWhereGet(t *testing.T) {
+	f := newFixture(t)
+	for _, path := range []string{"/healthz", "/api/jobs/active"} {
+		resp, body := f.do(request{method: "HEAD", path: path})
+		if resp.StatusCode != http.StatusOK || len(body) != 0 {
+			t.Errorf("HEAD %s: %d with %d body bytes", path, resp.StatusCode, len(body))
+		}
 	}
 }
 

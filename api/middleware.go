@@ -102,13 +102,16 @@ func (s *server) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
 		"method %s is not allowed on %s; allowed: %s", r.Method, r.URL.Path, strings.Join(allowed, ", ")))
 }
 
-// allowedMethods lists the methods that have a route for path.
+// allowedMethods lists the methods that have a route for path; HEAD goes
+// with GET (see middleware.GetHead).
 func (s *server) allowedMethods(path string) []string {
 	var allowed []string
-	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
-		http.MethodPatch, http.MethodDelete} {
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
 		if s.mux.Match(chi.NewRouteContext(), m, path) {
 			allowed = append(allowed, m)
+			if m == http.MethodGet {
+				allowed = append(allowed, http.MethodHead)
+			}
 		}
 	}
 	return allowed
