@@ -25,18 +25,21 @@ type service struct {
 
 // startService connects to the database, refuses a schema that is not
 // current, and builds the broker and the engine.
-func startService(ctx context.Context, logger *slog.Logger, opts engineOptions, slots int) (*service, error) {
+func startService(ctx context.Context, logger *slog.Logger, opts engineOptions, slots int) (_ *service, err error) {
 	pool, err := connect(ctx, opts.databaseURL, slots, logger)
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		if err != nil {
+			pool.Close()
+		}
+	}()
 	if err := migrations.New(pool).Check(ctx); err != nil {
-		pool.Close()
 		return nil, err
 	}
 	broker, err := riverbroker.New(pool, riverbroker.Config{Logger: logger.With("component", "river")})
 	if err != nil {
-		pool.Close()
 		return nil, err
 	}
 	engine, err := jobs.NewEngine(pool, broker, jobs.Config{
@@ -44,7 +47,6 @@ func startService(ctx context.Context, logger *slog.Logger, opts engineOptions, 
 		Logger:      logger.With("component", "engine"),
 	})
 	if err != nil {
-		pool.Close()
 		return nil, err
 	}
 	return &service{logger: logger, pool: pool, engine: engine, opts: opts}, nil
