@@ -22,9 +22,8 @@
 # `start` on an initialised DIR reuses it: same port when that is still free,
 # else a new one. --fsync is remembered; off (also full_page_writes off) is for
 # throwaway test servers only: committed data survives a killed server but not
-# a machine crash. --watch-pid makes
-# a detached watcher destroy the server once that process has exited, so a
-# killed test binary leaves no server behind.
+# a machine crash. --watch-pid makes a detached watcher destroy the server once
+# that process has exited, so a killed test binary leaves no server behind.
 # `crash` is `pg_ctl stop -m immediate`: no shutdown checkpoint, crash recovery
 # on the next start.
 set -euo pipefail
@@ -32,12 +31,9 @@ set -euo pipefail
 readonly PG_USER=tallyq
 readonly PG_DB=tallyq
 readonly RUN_AS=postgres # the OS user the server runs as when we are root
-
-die() {
-	echo "postgres.sh: $*" >&2
-	exit 1
-}
-say() { echo "postgres.sh: $*" >&2; }
+NAME=postgres.sh
+# shellcheck source=scripts/lib.sh
+source "$(dirname "$0")/lib.sh"
 
 usage() {
 	sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' >&2
@@ -57,7 +53,7 @@ pg_bin_dir() {
 			return
 		fi
 	done
-	echo "postgres.sh: initdb not found: install PostgreSQL (Debian: apt-get install -y postgresql)" >&2
+	echo "$NAME: initdb not found: install PostgreSQL (Debian: apt-get install -y postgresql)" >&2
 	exit 5
 }
 
@@ -87,23 +83,6 @@ home_for() {
 	else
 		echo "$dir/pg"
 	fi
-}
-
-port_in_use() {
-	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
-
-# free_port picks a port below Linux's ephemeral range that nothing listens on.
-free_port() {
-	local p i
-	for i in $(seq 1 200); do
-		p=$((15000 + RANDOM % 17000))
-		if ! port_in_use "$p"; then
-			echo "$p"
-			return
-		fi
-	done
-	die "no free TCP port found on 127.0.0.1"
 }
 
 url_of() {
@@ -199,16 +178,6 @@ ensure_database() {
 	fi
 }
 
-# watch destroys the server once process PID has gone, from a detached process
-# that holds none of our output open (callers read stdout to EOF).
-watch() {
-	local pid=$1
-	setsid bash -c '
-		while kill -0 "$1" 2>/dev/null; do sleep 1; done
-		exec "$2" destroy "$3"
-	' _ "$pid" "$(readlink -f "$0")" "$DIR" </dev/null >/dev/null 2>&1 9>&- &
-}
-
 cmd_start() {
 	local fsync="" watch_pid=""
 	while (($#)); do
@@ -254,7 +223,7 @@ cmd_start() {
 		say "started on 127.0.0.1:$port (fsync=$fsync, data: $home/data, log: $home/postgres.log)"
 	fi
 	ensure_database "$home"
-	[[ -z $watch_pid ]] || watch "$watch_pid"
+	[[ -z $watch_pid ]] || watch_and_destroy "$watch_pid" "$(readlink -f "$0")" "$DIR"
 	url_of "$home"
 }
 
@@ -291,7 +260,7 @@ cmd_destroy() {
 		as_server "$BIN/pg_ctl" stop -D "$home/data" -m immediate -w -t 60 >/dev/null || true
 	fi
 	rm -rf "$home"
-	rm -f "$DIR/pg-home" "$DIR/.pg.lock"
+	rm -f "$DIR/pg-home" "$DIR/.lock"
 	say "destroyed $home"
 }
 
@@ -305,11 +274,7 @@ main() {
 	shift 2
 	BIN=$(pg_bin_dir)
 	readonly BIN
-	# One command at a time per DIR.
-	if [[ -d $DIR ]]; then
-		exec 9>"$DIR/.pg.lock"
-		flock 9
-	fi
+	lock_dir "$DIR"
 	case $cmd in
 	start) cmd_start "$@" ;;
 	stop) cmd_stop fast ;;
