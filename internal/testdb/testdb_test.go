@@ -2,6 +2,7 @@ package testdb_test
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
@@ -134,5 +135,27 @@ func TestPrivateServerKeepsCommittedDataAcrossACrash(t *testing.T) {
 	var x int
 	if err := conn.QueryRow(ctx, "SELECT x FROM crash_probe").Scan(&x); err != nil || x != 42 {
 		t.Fatalf("after the crash: x=%d, err=%v; want the committed 42", x, err)
+	}
+}
+
+func TestParallelTestsGetMigratedDatabases(t *testing.T) {
+	for i := range 8 {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			t.Parallel()
+			if err := migrations.New(testdb.New(t)).Check(context.Background()); err != nil {
+				t.Errorf("not migrated: %v", err)
+			}
+		})
+	}
+}
+
+func TestSharedServerIsTheOneNewUses(t *testing.T) {
+	srv := testdb.SharedServer(t)
+	if srv.URL() != testdb.ServerURL(t) {
+		t.Errorf("shared server URL %s, want %s", srv.URL(), testdb.ServerURL(t))
+	}
+	running, err := srv.Running(context.Background())
+	if err != nil || !running {
+		t.Errorf("Running() = %v, %v; want true", running, err)
 	}
 }
