@@ -35,7 +35,7 @@ build:
 ## lint: go vet, and gofmt must have nothing to change
 lint:
 	$(GO) vet $(PKGS)
-	@out=$$(gofmt -l $$($(GO) list -f '{{.Dir}}' $(PKGS))); \
+	@out=$$(find . -name '*.go' -not -path './.git/*' -not -path '*/testdata/*' -exec gofmt -l {} +); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
 ## bench: the queue benchmark against a throwaway Postgres with fsync on

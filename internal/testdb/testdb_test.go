@@ -39,6 +39,7 @@ func databaseExists(t *testing.T, name string) bool {
 }
 
 func TestDatabasesAreMigratedIsolatedAndDropped(t *testing.T) {
+	testdb.ServerURL(t) // skip here, not only in the subtest
 	ctx := context.Background()
 	var names []string
 	t.Run("two databases", func(t *testing.T) {
