@@ -19,11 +19,11 @@ names=()
 while read -r first second _; do
 	case $first in
 	Fuzz*) names+=("$first") ;;
-	ok)
+	\?) names=() ;; # no test files
+	ok) # the names above belong to this package
 		for n in "${names[@]}"; do targets+=("$second $n"); done
 		names=()
 		;;
-	*) names=() ;;
 	esac
 done <<<"$listing"
 
