@@ -160,3 +160,11 @@ func TestSharedServerIsTheOneNewUses(t *testing.T) {
 		t.Errorf("Running() = %v, %v; want true", running, err)
 	}
 }
+
+// BenchmarkOpen measures creating one migrated database from the template.
+func BenchmarkOpen(b *testing.B) {
+	testdb.Open(b) // builds the template outside the timing
+	for b.Loop() {
+		testdb.Open(b)
+	}
+}
