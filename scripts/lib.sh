@@ -29,6 +29,12 @@ free_port() {
 	die "no free TCP port found on 127.0.0.1"
 }
 
+# pid_arg VALUE: the value of --watch-pid, checked.
+pid_arg() {
+	[[ $1 =~ ^[0-9]+$ ]] || die "--watch-pid takes a process id"
+	echo "$1"
+}
+
 # watch_and_destroy PID SCRIPT DIR: once PID has exited, runs `SCRIPT destroy
 # DIR` from a detached process that holds none of the caller's output or lock
 # open (callers read stdout to EOF, and fd 9 is the lock).
@@ -37,6 +43,13 @@ watch_and_destroy() {
 		while kill -0 "$1" 2>/dev/null; do sleep 1; done
 		exec "$2" destroy "$3"
 	' _ "$1" "$2" "$3" </dev/null >/dev/null 2>&1 9>&- &
+}
+
+# server_dir VERB DIR: DIR as an absolute path, created for `start`.
+server_dir() {
+	[[ -n $2 ]] || usage
+	[[ $1 != start ]] || mkdir -p "$2"
+	realpath -m "$2"
 }
 
 # lock_dir DIR: one command at a time per server directory (fd 9).

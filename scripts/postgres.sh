@@ -188,8 +188,7 @@ cmd_start() {
 			shift 2
 			;;
 		--watch-pid)
-			[[ ${2:-} =~ ^[0-9]+$ ]] || die "--watch-pid takes a process id"
-			watch_pid=$2
+			watch_pid=$(pid_arg "${2:-}")
 			shift 2
 			;;
 		*) die "unknown option $1" ;;
@@ -267,9 +266,7 @@ cmd_destroy() {
 main() {
 	(($# >= 2)) || usage
 	local cmd=$1
-	[[ -n $2 ]] || usage
-	[[ $cmd != start ]] || mkdir -p "$2"
-	DIR=$(realpath -m "$2")
+	DIR=$(server_dir "$@")
 	readonly DIR
 	shift 2
 	BIN=$(pg_bin_dir)

@@ -142,8 +142,7 @@ cmd_start() {
 	while (($#)); do
 		case $1 in
 		--watch-pid)
-			[[ ${2:-} =~ ^[0-9]+$ ]] || die "--watch-pid takes a process id"
-			watch_pid=$2
+			watch_pid=$(pid_arg "${2:-}")
 			shift 2
 			;;
 		*) die "unknown option $1" ;;
@@ -213,9 +212,7 @@ cmd_destroy() {
 main() {
 	(($# >= 2)) || usage
 	local cmd=$1
-	[[ -n $2 ]] || usage
-	[[ $cmd != start ]] || mkdir -p "$2"
-	DIR=$(realpath -m "$2")
+	DIR=$(server_dir "$@")
 	HOME_DIR=$DIR/rmq
 	readonly DIR HOME_DIR
 	shift 2
