@@ -2,7 +2,9 @@ package jobs
 
 import (
 	"context"
+	"math/rand/v2"
 	"sync"
+	"time"
 )
 
 // batcher groups requests from concurrent chunk workers into one database
@@ -30,9 +32,10 @@ type batchResult[Out any] struct {
 // requests, until ctx is done.
 func newBatcher[In, Out any](ctx context.Context, loops, max int, run func(context.Context, []In) []batchResult[Out]) *batcher[In, Out] {
 	b := &batcher[In, Out]{reqs: make(chan batchReq[In, Out]), run: run, max: max}
-	for range loops {
+	base := rand.N(1 << 16)
+	for i := range loops {
 		b.wg.Add(1)
-		go b.loop(ctx)
+		go b.loop(context.WithValue(ctx, shardKey{}, base+i))
 	}
 	return b
 }
@@ -59,16 +62,7 @@ func (b *batcher[In, Out]) loop(ctx context.Context) {
 			return
 		case first = <-b.reqs:
 		}
-		batch := []batchReq[In, Out]{first}
-	drain:
-		for len(batch) < b.max {
-			select {
-			case r := <-b.reqs:
-				batch = append(batch, r)
-			default:
-				break drain
-			}
-		}
+		batch := b.collect(first)
 		in := make([]In, len(batch))
 		for i, r := range batch {
 			in[i] = r.in
@@ -78,6 +72,36 @@ func (b *batcher[In, Out]) loop(ctx context.Context) {
 			r.reply <- results[i]
 		}
 	}
+}
+
+// linger is how long a loop waits for more requests after the first: a
+// fraction of a commit's own cost, so that under load each transaction
+// carries many chunks, while alone a chunk waits no longer than this.
+const linger = 500 * time.Microsecond
+
+// collect gathers requests for one batch: first, what is already waiting,
+// and what arrives within the linger time.
+func (b *batcher[In, Out]) collect(first batchReq[In, Out]) []batchReq[In, Out] {
+	batch := []batchReq[In, Out]{first}
+	var timeout <-chan time.Time
+	for len(batch) < b.max {
+		select {
+		case r := <-b.reqs:
+			batch = append(batch, r)
+			continue
+		default:
+		}
+		if timeout == nil {
+			timeout = time.After(linger)
+		}
+		select {
+		case r := <-b.reqs:
+			batch = append(batch, r)
+		case <-timeout:
+			return batch
+		}
+	}
+	return batch
 }
 
 // wait returns when every loop has stopped.

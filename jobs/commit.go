@@ -50,12 +50,12 @@ type commitOut struct {
 // commits them one by one, so that one bad result cannot hold back others.
 func (e *Engine) commitBatch(ctx context.Context, reqs []commitReq) []batchResult[commitOut] {
 	results := make([]batchResult[commitOut], len(reqs))
-	applied, err := e.commitTx(ctx, reqs)
+	applied, settling, err := e.commitTx(ctx, reqs)
 	if err == nil {
 		for i := range reqs {
 			results[i].out.applied = applied[i]
 		}
-		e.afterCommit(ctx, reqs, applied)
+		e.afterCommit(ctx, settling)
 		return results
 	}
 	if len(reqs) > 1 {
@@ -71,18 +71,18 @@ func (e *Engine) commitBatch(ctx context.Context, reqs []commitReq) []batchResul
 // into a failed attempt of its chunk.
 func (e *Engine) commitOne(ctx context.Context, r commitReq) batchResult[commitOut] {
 	one := []commitReq{r}
-	applied, err := e.commitTx(ctx, one)
+	applied, settling, err := e.commitTx(ctx, one)
 	if err != nil && r.outcome == outcomeDone && ctx.Err() == nil {
 		var applyErr *applyError
 		if errors.As(err, &applyErr) {
 			one[0] = e.failedAttempt(r, applyErr.attempts, applyErr.maxAttempts, fmt.Errorf("apply result: %w", applyErr.err))
-			applied, err = e.commitTx(ctx, one)
+			applied, settling, err = e.commitTx(ctx, one)
 		}
 	}
 	if err != nil {
 		return batchResult[commitOut]{err: err}
 	}
-	e.afterCommit(ctx, one, applied)
+	e.afterCommit(ctx, settling)
 	return batchResult[commitOut]{out: commitOut{applied: applied[0]}}
 }
 
@@ -96,18 +96,20 @@ func (a *applyError) Error() string { return a.err.Error() }
 func (a *applyError) Unwrap() error { return a.err }
 
 // commitTx is the one short transaction of invariant 2: fence every attempt
-// by its claim, apply the results of those that hold it, add to the counters
-// and settle the broker's deliveries. It reports which attempts applied.
-func (e *Engine) commitTx(ctx context.Context, reqs []commitReq) ([]bool, error) {
+// by its claim and count the settled ones (one statement), apply the results
+// of those that held their claim, and settle the broker's deliveries. It
+// reports which attempts applied and which jobs may have just settled.
+func (e *Engine) commitTx(ctx context.Context, reqs []commitReq) ([]bool, []uuid.UUID, error) {
 	applied := make([]bool, len(reqs))
+	var settling []uuid.UUID
 	err := pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error {
-		fenced, err := fence(ctx, tx, reqs)
+		applied = make([]bool, len(reqs))
+		fenced, settled, err := e.fenceAndSettle(ctx, tx, reqs)
 		if err != nil {
 			return err
 		}
-		deltas := map[uuid.UUID]*[2]int{}
 		for i, r := range reqs {
-			f, ok := fenced[chunkKey{r.jobID, r.chunk}]
+			f, ok := fenced.chunks[chunkKey{r.jobID, r.chunk}]
 			if !ok {
 				continue
 			}
@@ -117,20 +119,10 @@ func (e *Engine) commitTx(ctx context.Context, reqs []commitReq) ([]bool, error)
 					return &applyError{err: err, attempts: f.attempts, maxAttempts: f.maxAttempts}
 				}
 			}
-			d := deltas[r.jobID]
-			if d == nil {
-				d = &[2]int{}
-				deltas[r.jobID] = d
-			}
-			switch r.outcome {
-			case outcomeDone:
-				d[0]++
-			case outcomeFail:
-				d[1]++
-			}
 		}
-		if err := e.addCounts(ctx, tx, deltas); err != nil {
-			return err
+		settling = fenced.nearlySettled
+		if settled {
+			return nil
 		}
 		for _, r := range reqs {
 			if err := r.delivery.SettleTx(ctx, tx); err != nil {
@@ -139,7 +131,7 @@ func (e *Engine) commitTx(ctx context.Context, reqs []commitReq) ([]bool, error)
 		}
 		return nil
 	})
-	return applied, err
+	return applied, settling, err
 }
 
 type chunkKey struct {
@@ -151,20 +143,97 @@ type fencedChunk struct {
 	attempts, maxAttempts int
 }
 
-// fence moves every chunk whose claim is still valid (and which is still
-// running) to its outcome's state, in one statement, and returns those.
-func fence(ctx context.Context, tx pgx.Tx, reqs []commitReq) (map[chunkKey]fencedChunk, error) {
+// fenceResult is what fence found.
+type fenceResult struct {
+	chunks map[chunkKey]fencedChunk
+	// nearlySettled are jobs with so few chunks left, as this transaction
+	// sees them, that they may be settled once it commits.
+	nearlySettled []uuid.UUID
+}
+
+// nearlySettledMargin is how many unsettled chunks, as one commit sees
+// them, may belong to other commits in flight at the same time. A job within
+// the margin is checked after commit; beyond it, the last commit will see it.
+const nearlySettledMargin = 4 * maxBatch
+
+// fenceSQL moves every chunk whose claim is still valid (and which is still
+// running) to its outcome's state, adds the settled ones to one counter shard
+// per job (in job order, so concurrent commits cannot deadlock on shards), and
+// returns the fenced chunks with their job's unsettled count as this
+// statement's snapshot saw it (without its own additions).
+const fenceSQL = `
+	WITH fenced AS (
+		UPDATE job_chunks c SET
+			state = u.state,
+			last_error = CASE WHEN u.err = '' THEN c.last_error ELSE u.err END,
+			not_before = u.not_before,
+			lease_until = NULL,
+			attempts = c.attempts - CASE WHEN u.release THEN 1 ELSE 0 END,
+			finished_at = CASE WHEN u.state IN ('done', 'failed') THEN now() END
+		FROM unnest($1::uuid[], $2::int[], $3::uuid[], $4::text[], $5::text[], $6::timestamptz[], $7::bool[])
+			AS u(job_id, chunk_no, claim, state, err, not_before, release)
+		WHERE c.job_id = u.job_id AND c.chunk_no = u.chunk_no AND c.claim = u.claim AND c.state = 'running'
+		RETURNING c.job_id, c.chunk_no, c.attempts, c.state
+	), counted AS (
+		INSERT INTO job_counter_shards (job_id, shard, processed, failed)
+		SELECT job_id, $8::smallint, count(*) FILTER (WHERE state = 'done'), count(*) FILTER (WHERE state = 'failed')
+		FROM fenced WHERE state IN ('done', 'failed')
+		GROUP BY job_id ORDER BY job_id
+		ON CONFLICT (job_id, shard) DO UPDATE SET
+			processed = job_counter_shards.processed + excluded.processed,
+			failed = job_counter_shards.failed + excluded.failed
+		RETURNING job_id
+	)
+	SELECT f.job_id, f.chunk_no, f.attempts, f.state, j.max_attempts,
+		j.total_chunks - j.processed_chunks - j.failed_chunks
+			- coalesce((SELECT sum(s.processed + s.failed) FROM job_counter_shards s WHERE s.job_id = f.job_id), 0)
+	FROM fenced f JOIN election_jobs j USING (job_id)
+	LEFT JOIN (SELECT count(*) FROM counted) n ON true`
+
+// fenceAndSettle runs the fence and, when the broker can settle a batch in
+// one statement, that statement, in one round trip. It reports whether the
+// deliveries are settled.
+func (e *Engine) fenceAndSettle(ctx context.Context, tx pgx.Tx, reqs []commitReq) (fenceResult, bool, error) {
+	bs, batched := e.broker.(queue.BatchSettler)
+	if !batched || len(reqs) == 1 {
+		res, err := e.fence(ctx, tx, tx.Query, reqs)
+		return res, false, err
+	}
+	b := &pgx.Batch{}
+	e.queueFence(ctx, b, reqs)
+	ds := make([]*queue.Delivery, len(reqs))
+	for i, r := range reqs {
+		ds[i] = r.delivery
+	}
+	bs.QueueSettle(b, ds)
+	br := tx.SendBatch(ctx, b)
+	defer br.Close()
+	res, err := e.fence(ctx, tx, func(context.Context, string, ...any) (pgx.Rows, error) { return br.Query() }, reqs)
+	if err != nil {
+		return res, false, err
+	}
+	if _, err := br.Exec(); err != nil {
+		return res, false, fmt.Errorf("settle %d deliveries: %w", len(ds), err)
+	}
+	return res, true, br.Close()
+}
+
+// queueFence adds the fence statement to b.
+func (e *Engine) queueFence(ctx context.Context, b *pgx.Batch, reqs []commitReq) {
+	b.Queue(fenceSQL, e.fenceArgs(ctx, reqs)...)
+}
+
+func (e *Engine) fenceArgs(ctx context.Context, reqs []commitReq) []any {
+	// [16]byte, not uuid.UUID: pgx encodes it natively, while uuid.UUID
+	// goes through its driver.Valuer as text.
 	var (
-		jobIDs, claims []uuid.UUID
+		jobIDs, claims [][16]byte
 		chunks         []int32
 		states, errs   []string
 		notBefore      []*time.Time
 		release        []bool
 	)
 	for _, r := range reqs {
-		if r.delivery != nil && r.claim == uuid.Nil {
-			continue // settle only
-		}
 		jobIDs = append(jobIDs, r.jobID)
 		chunks = append(chunks, int32(r.chunk))
 		claims = append(claims, r.claim)
@@ -178,42 +247,45 @@ func fence(ctx context.Context, tx pgx.Tx, reqs []commitReq) (map[chunkKey]fence
 		notBefore = append(notBefore, nb)
 		release = append(release, r.outcome == outcomeRelease)
 	}
-	fenced := map[chunkKey]fencedChunk{}
-	if len(jobIDs) == 0 {
-		return fenced, nil
-	}
-	rows, err := tx.Query(ctx, `
-		UPDATE job_chunks c SET
-			state = u.state,
-			last_error = CASE WHEN u.err = '' THEN c.last_error ELSE u.err END,
-			not_before = u.not_before,
-			lease_until = NULL,
-			attempts = c.attempts - CASE WHEN u.release THEN 1 ELSE 0 END,
-			finished_at = CASE WHEN u.state IN ('done', 'failed') THEN now() END
-		FROM unnest($1::uuid[], $2::int[], $3::uuid[], $4::text[], $5::text[], $6::timestamptz[], $7::bool[])
-			AS u(job_id, chunk_no, claim, state, err, not_before, release)
-		WHERE c.job_id = u.job_id AND c.chunk_no = u.chunk_no AND c.claim = u.claim AND c.state = 'running'
-		RETURNING c.job_id, c.chunk_no, c.attempts,
-			(SELECT max_attempts FROM election_jobs j WHERE j.job_id = c.job_id)`,
-		jobIDs, chunks, claims, states, errs, notBefore, release)
+	return []any{jobIDs, chunks, claims, states, errs, notBefore, release, int16(shardOf(ctx, e.cfg.CounterShards))}
+}
+
+// fence runs the fence statement through query and reads what it returns.
+func (e *Engine) fence(ctx context.Context, _ pgx.Tx, query func(context.Context, string, ...any) (pgx.Rows, error), reqs []commitReq) (fenceResult, error) {
+	res := fenceResult{chunks: map[chunkKey]fencedChunk{}}
+	rows, err := query(ctx, fenceSQL, e.fenceArgs(ctx, reqs)...)
 	if err != nil {
-		return nil, fmt.Errorf("fence chunks: %w", err)
+		return res, fmt.Errorf("fence chunks: %w", err)
 	}
 	defer rows.Close()
+	unsettled := map[uuid.UUID]int{}
 	for rows.Next() {
 		var (
-			k chunkKey
-			f fencedChunk
+			k         chunkKey
+			f         fencedChunk
+			state     ChunkState
+			remaining int
 		)
-		if err := rows.Scan(&k.job, &k.chunk, &f.attempts, &f.maxAttempts); err != nil {
-			return nil, fmt.Errorf("fence chunks: %w", err)
+		if err := rows.Scan((*[16]byte)(&k.job), &k.chunk, &f.attempts, &state, &f.maxAttempts, &remaining); err != nil {
+			return res, fmt.Errorf("fence chunks: %w", err)
 		}
-		fenced[k] = f
+		res.chunks[k] = f
+		if _, seen := unsettled[k.job]; !seen {
+			unsettled[k.job] = remaining
+		}
+		if state == ChunkDone || state == ChunkFailed {
+			unsettled[k.job]--
+		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("fence chunks: %w", err)
+		return res, fmt.Errorf("fence chunks: %w", err)
 	}
-	return fenced, nil
+	for id, n := range unsettled {
+		if n <= nearlySettledMargin {
+			res.nearlySettled = append(res.nearlySettled, id)
+		}
+	}
+	return res, nil
 }
 
 // addCounts adds done and failed counts to one random shard of each job, in
@@ -232,7 +304,7 @@ func (e *Engine) addCounts(ctx context.Context, tx pgx.Tx, deltas map[uuid.UUID]
 		return nil
 	}
 	slices.SortFunc(ids, func(a, b uuid.UUID) int { return slices.Compare(a[:], b[:]) })
-	shard := int16(rand.N(e.cfg.CounterShards))
+	shard := int16(shardOf(ctx, e.cfg.CounterShards))
 	shards := make([]int16, len(ids))
 	processed := make([]int32, len(ids))
 	failed := make([]int32, len(ids))
@@ -253,18 +325,25 @@ func (e *Engine) addCounts(ctx context.Context, tx pgx.Tx, deltas map[uuid.UUID]
 	return nil
 }
 
-// afterCommit finalizes the jobs whose last chunks may just have settled.
-func (e *Engine) afterCommit(ctx context.Context, reqs []commitReq, applied []bool) {
-	var ids []uuid.UUID
-	for i, r := range reqs {
-		if applied[i] && (r.outcome == outcomeDone || r.outcome == outcomeFail) && !slices.Contains(ids, r.jobID) {
-			ids = append(ids, r.jobID)
-		}
+// shardKey carries a commit loop's counter shard in its context.
+type shardKey struct{}
+
+// shardOf returns the counter shard of the commit loop running ctx: each
+// loop has its own, so the loops of one process never wait for each other's
+// counter rows; processes start at random offsets.
+func shardOf(ctx context.Context, shards int) int {
+	if s, ok := ctx.Value(shardKey{}).(int); ok {
+		return s % shards
 	}
-	if len(ids) == 0 {
+	return rand.N(shards)
+}
+
+// afterCommit finalizes the jobs whose last chunks may just have settled.
+func (e *Engine) afterCommit(ctx context.Context, settling []uuid.UUID) {
+	if len(settling) == 0 {
 		return
 	}
-	if err := e.settleReady(ctx, ids); err != nil {
+	if err := e.settleReady(ctx, settling); err != nil {
 		// The maintenance loop settles it later.
 		e.log.Warn("settle jobs after commit", "error", err)
 	}

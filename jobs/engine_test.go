@@ -468,5 +468,5 @@ func TestDuplicateDeliveryAndStaleClaim(t *testing.T) {
 }
 
 func nilDelivery(job uuid.UUID, chunk int) *queue.Delivery {
-	return queue.NewDelivery(queue.Message{JobID: job, Chunk: chunk, Operation: sumOpType}, 1, nil)
+	return queue.NewDelivery(queue.Message{JobID: job, Chunk: chunk, Operation: sumOpType}, 1, nil, nil)
 }

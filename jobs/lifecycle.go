@@ -97,12 +97,24 @@ func (e *Engine) markFailed(ctx context.Context, tx pgx.Tx, s JobStatus) error {
 	return setStatus(ctx, tx, s.JobID, StatusFailed, &msg)
 }
 
+// StatusChannel is the Postgres notification channel on which the engine
+// announces, with the job id as payload, every change of a job's status.
+const StatusChannel = "tallyq_job_status"
+
 func setStatus(ctx context.Context, tx pgx.Tx, id uuid.UUID, st Status, errMsg *string) error {
 	_, err := tx.Exec(ctx, `UPDATE election_jobs SET status = $2, error_message = $3,
 		completed_at = CASE WHEN $2 IN ('COMPLETED', 'FAILED', 'CANCELLED') THEN now() END,
 		updated_at = now() WHERE job_id = $1`, id, string(st), errMsg)
 	if err != nil {
 		return fmt.Errorf("set job %s %s: %w", id, st, err)
+	}
+	return notifyStatus(ctx, tx, id)
+}
+
+// notifyStatus announces a status change; Postgres delivers it on commit.
+func notifyStatus(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
+	if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, StatusChannel, id.String()); err != nil {
+		return fmt.Errorf("notify status of job %s: %w", id, err)
 	}
 	return nil
 }
@@ -162,6 +174,9 @@ func (e *Engine) Retry(ctx context.Context, id uuid.UUID, by string) (JobStatus,
 			completed_at = NULL, failed_chunks = 0, started_at = coalesce(started_at, now()), updated_at = now()
 			WHERE job_id = $1`, id); err != nil {
 			return fmt.Errorf("resume job %s: %w", id, err)
+		}
+		if err := notifyStatus(ctx, tx, id); err != nil {
+			return err
 		}
 		msgs := make([]queue.Message, len(chunks))
 		for i, c := range chunks {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
@@ -32,6 +33,11 @@ type WorkerConfig struct {
 // maxBatch caps how many claims or commits share one transaction.
 const maxBatch = 256
 
+// commitLoops is the number of commit transactions in flight at once. A
+// commit waits for its WAL flush; Postgres flushes the commits that wait
+// together at once, so several loops share each flush (group commit).
+const commitLoops = 2
+
 // RunWorkers consumes chunks through the broker until ctx is cancelled, then
 // stops fetching, lets running chunks finish within the grace period (or
 // releases them) and returns nil.
@@ -48,10 +54,11 @@ func (e *Engine) RunWorkers(ctx context.Context, cfg WorkerConfig) error {
 	w := &worker{
 		e:      e,
 		cfg:    cfg,
+		debug:  e.log.Enabled(ctx, slog.LevelDebug),
 		leases: map[uuid.UUID]struct{}{},
 	}
 	w.claims = newBatcher(bctx, 2, maxBatch, e.claimBatch)
-	w.commits = newBatcher(bctx, 2, maxBatch, e.commitBatch)
+	w.commits = newBatcher(bctx, commitLoops, maxBatch, e.commitBatch)
 	hbDone := make(chan struct{})
 	go func() { defer close(hbDone); w.heartbeat(bctx) }()
 	defer func() {
@@ -81,6 +88,7 @@ func (e *Engine) RunWorkers(ctx context.Context, cfg WorkerConfig) error {
 type worker struct {
 	e        *Engine
 	cfg      WorkerConfig
+	debug    bool // whether per-chunk debug lines are logged
 	claims   *batcher[claimReq, claimOut]
 	commits  *batcher[commitReq, commitOut]
 	stopping atomic.Bool
@@ -126,7 +134,10 @@ func (w *worker) HandleChunk(ctx context.Context, d *queue.Delivery) error {
 	}
 	w.hold(c.claim)
 	defer w.release(c.claim)
-	start, heapBefore := time.Now(), liveHeap()
+	start, heapBefore := time.Now(), uint64(0)
+	if w.debug {
+		heapBefore = liveHeap()
+	}
 	res, perr := safeProcess(ctx, op, Chunk{JobID: d.JobID, Number: d.Chunk, Attempt: c.attempts, ElectionID: c.electionID, Metadata: c.metadata})
 	switch {
 	case perr == nil:
@@ -148,6 +159,9 @@ func (w *worker) commit(ctx context.Context, req commitReq, c claimOut, start ti
 	out, err := w.commits.do(cctx, req)
 	if err != nil {
 		return fmt.Errorf("commit chunk %s/%d: %w", req.jobID, req.chunk, err)
+	}
+	if !w.debug {
+		return nil
 	}
 	w.e.log.Debug("chunk",
 		"job_id", req.jobID, "chunk", req.chunk, "attempt", c.attempts, "outcome", outcomeState[req.outcome],
@@ -240,41 +254,19 @@ type claimOut struct {
 // counted; the job becomes IN_PROGRESS on its first claim.
 func (e *Engine) claimBatch(ctx context.Context, reqs []claimReq) []batchResult[claimOut] {
 	results := make([]batchResult[claimOut], len(reqs))
-	jobIDs := make([]uuid.UUID, len(reqs))
+	jobIDs := make([][16]byte, len(reqs)) // see fenceArgs
 	chunks := make([]int32, len(reqs))
 	for i, r := range reqs {
 		jobIDs[i], chunks[i] = r.jobID, int32(r.chunk)
 	}
 	got := map[chunkKey]claimOut{}
-	err := pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `
-			WITH claimed AS (
-				UPDATE job_chunks c SET
-					state = 'running', attempts = c.attempts + 1, claim = gen_random_uuid(),
-					lease_until = now() + $3::interval, not_before = NULL, started_at = now(),
-					last_error = CASE WHEN c.state = 'running'
-						THEN 'attempt ' || c.attempts || ': worker lost (lease expired)' ELSE c.last_error END
-				FROM unnest($1::uuid[], $2::int[]) AS u(job_id, chunk_no), election_jobs j
-				WHERE c.job_id = u.job_id AND c.chunk_no = u.chunk_no AND j.job_id = c.job_id
-					AND j.status IN ('QUEUED', 'IN_PROGRESS')
-					AND ((c.state = 'pending' AND (c.not_before IS NULL OR c.not_before <= now()))
-						OR (c.state = 'running' AND c.lease_until < now()))
-				RETURNING c.job_id, c.chunk_no, c.claim, c.attempts, j.max_attempts, j.election_id, j.metadata, c.last_error
-			), started AS (
-				UPDATE election_jobs SET status = 'IN_PROGRESS', started_at = coalesce(started_at, now()), updated_at = now()
-				WHERE job_id IN (SELECT job_id FROM claimed) AND status = 'QUEUED'
-			)
-			SELECT * FROM claimed`, jobIDs, chunks, e.cfg.Lease)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
+	err := e.claimTx(ctx, jobIDs, chunks, func(rows pgx.Rows) error {
 		for rows.Next() {
 			var (
 				k chunkKey
 				c claimOut
 			)
-			if err := rows.Scan(&k.job, &k.chunk, &c.claim, &c.attempts, &c.maxAttempts, &c.electionID, &c.metadata, &c.lastError); err != nil {
+			if err := rows.Scan((*[16]byte)(&k.job), &k.chunk, (*[16]byte)(&c.claim), &c.attempts, &c.maxAttempts, &c.electionID, &c.metadata, &c.lastError); err != nil {
 				return err
 			}
 			c.ok = true
@@ -290,6 +282,58 @@ func (e *Engine) claimBatch(ctx context.Context, reqs []claimReq) []batchResult[
 		results[i].out = got[chunkKey{r.jobID, r.chunk}]
 	}
 	return results
+}
+
+// claimSQL claims the chunks of a batch; see claimBatch.
+const claimSQL = `
+			WITH claimed AS (
+				UPDATE job_chunks c SET
+					state = 'running', attempts = c.attempts + 1, claim = gen_random_uuid(),
+					lease_until = now() + $3::interval, not_before = NULL, started_at = now(),
+					last_error = CASE WHEN c.state = 'running'
+						THEN 'attempt ' || c.attempts || ': worker lost (lease expired)' ELSE c.last_error END
+				FROM unnest($1::uuid[], $2::int[]) AS u(job_id, chunk_no), election_jobs j
+				WHERE c.job_id = u.job_id AND c.chunk_no = u.chunk_no AND j.job_id = c.job_id
+					AND j.status IN ('QUEUED', 'IN_PROGRESS')
+					AND ((c.state = 'pending' AND (c.not_before IS NULL OR c.not_before <= now()))
+						OR (c.state = 'running' AND c.lease_until < now()))
+				RETURNING c.job_id, c.chunk_no, c.claim, c.attempts, j.max_attempts, j.election_id, j.metadata, c.last_error
+			), started AS (
+				UPDATE election_jobs SET status = 'IN_PROGRESS', started_at = coalesce(started_at, now()), updated_at = now()
+				WHERE job_id IN (SELECT job_id FROM claimed) AND status = 'QUEUED'
+				RETURNING pg_notify($4, job_id::text)
+			)
+			SELECT claimed.* FROM claimed LEFT JOIN (SELECT count(*) FROM started) s ON true`
+
+// claimTx runs the claim statement in one round trip, in a transaction that
+// commits without waiting for its WAL flush. That is safe: should a crash
+// lose the claim, the chunk reverts to its earlier state, its message is
+// delivered again, and the worker that computed under the lost claim finds
+// it stale at commit (whose own commit does wait for the flush, and thereby
+// for every earlier record, claims included).
+func (e *Engine) claimTx(ctx context.Context, jobIDs [][16]byte, chunks []int32, scan func(pgx.Rows) error) error {
+	conn, err := e.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	b := &pgx.Batch{}
+	b.Queue(`SET LOCAL synchronous_commit = off`)
+	b.Queue(claimSQL, jobIDs, chunks, e.cfg.Lease, StatusChannel)
+	br := conn.SendBatch(ctx, b)
+	defer br.Close()
+	if _, err := br.Exec(); err != nil {
+		return err
+	}
+	rows, err := br.Query()
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	if err := scan(rows); err != nil {
+		return err
+	}
+	return br.Close()
 }
 
 // hold and release track the claims whose leases this process renews.

@@ -38,13 +38,17 @@ type Delivery struct {
 	// engine counts attempts itself; this is for logs.
 	Attempt int
 
+	// Handle is the broker's own record of the delivery (River's job row),
+	// for the broker's BatchSettler.
+	Handle any
+
 	settleTx func(ctx context.Context, tx pgx.Tx) error
 }
 
 // NewDelivery returns a delivery whose SettleTx calls settleTx (nil: nothing
 // to do in the transaction). Brokers use it.
-func NewDelivery(m Message, attempt int, settleTx func(ctx context.Context, tx pgx.Tx) error) *Delivery {
-	return &Delivery{Message: m, Attempt: attempt, settleTx: settleTx}
+func NewDelivery(m Message, attempt int, handle any, settleTx func(ctx context.Context, tx pgx.Tx) error) *Delivery {
+	return &Delivery{Message: m, Attempt: attempt, Handle: handle, settleTx: settleTx}
 }
 
 // SettleTx records, in tx, that the delivery has been handled, so that the
@@ -55,6 +59,14 @@ func (d *Delivery) SettleTx(ctx context.Context, tx pgx.Tx) error {
 		return nil
 	}
 	return d.settleTx(ctx, tx)
+}
+
+// BatchSettler is implemented by brokers that can settle many deliveries in
+// one statement. QueueSettle adds that statement to b, a batch the caller
+// sends inside its transaction; its effect must be exactly that of calling
+// SettleTx on each delivery.
+type BatchSettler interface {
+	QueueSettle(b *pgx.Batch, ds []*Delivery)
 }
 
 // Handler processes deliveries. The job engine implements it.

@@ -90,10 +90,11 @@ type Broker struct {
 	cfg    Config
 	insert *river.Client[pgx.Tx]
 
-	mu       sync.Mutex
-	work     *river.Client[pgx.Tx]
-	stopDead context.CancelFunc
-	deadDone chan struct{}
+	mu        sync.Mutex
+	work      *river.Client[pgx.Tx]
+	fetchPool *pgxpool.Pool
+	stopDead  context.CancelFunc
+	deadDone  chan struct{}
 }
 
 var _ queue.Broker = (*Broker)(nil)
@@ -195,7 +196,11 @@ func (b *Broker) Start(ctx context.Context, h queue.Handler, concurrency int) er
 	if err := river.AddWorkerSafely(workers, &chunkWorker{handler: h}); err != nil {
 		return fmt.Errorf("register River worker: %w", err)
 	}
-	client, err := river.NewClient(riverpgxv5.New(b.pool), &river.Config{
+	fetchPool, err := asyncPool(ctx, b.pool, concurrency)
+	if err != nil {
+		return err
+	}
+	client, err := river.NewClient(riverpgxv5.New(fetchPool), &river.Config{
 		Logger:               b.cfg.Logger,
 		Queues:               map[string]river.QueueConfig{b.cfg.Queue: {MaxWorkers: concurrency}},
 		Workers:              workers,
@@ -210,9 +215,10 @@ func (b *Broker) Start(ctx context.Context, h queue.Handler, concurrency int) er
 		return fmt.Errorf("create River worker client: %w", err)
 	}
 	if err := client.Start(ctx); err != nil {
+		fetchPool.Close()
 		return fmt.Errorf("start River client: %w", err)
 	}
-	b.work = client
+	b.work, b.fetchPool = client, fetchPool
 	deadCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	b.stopDead = cancel
 	b.deadDone = make(chan struct{})
@@ -220,16 +226,33 @@ func (b *Broker) Start(ctx context.Context, h queue.Handler, concurrency int) er
 	return nil
 }
 
+// QueueSettle adds to b the statement that completes the River jobs of
+// many deliveries: the update river.JobCompleteTx makes for one job (state
+// completed, finalized now, if still running), for all of them at once, so
+// that a commit of many chunks costs one statement instead of one per chunk.
+func (b *Broker) QueueSettle(batch *pgx.Batch, ds []*queue.Delivery) {
+	ids := make([]int64, 0, len(ds))
+	for _, d := range ds {
+		if row, ok := d.Handle.(*rivertype.JobRow); ok {
+			ids = append(ids, row.ID)
+		}
+	}
+	batch.Queue(`UPDATE river_job SET state = 'completed', finalized_at = now() WHERE id = ANY($1) AND state = 'running'`, ids)
+}
+
+var _ queue.BatchSettler = (*Broker)(nil)
+
 // Stop stops fetching and waits for running chunks until ctx is done, then
 // cancels them.
 func (b *Broker) Stop(ctx context.Context) error {
 	b.mu.Lock()
-	client, cancel, done := b.work, b.stopDead, b.deadDone
-	b.work = nil
+	client, cancel, done, fetchPool := b.work, b.stopDead, b.deadDone, b.fetchPool
+	b.work, b.fetchPool = nil, nil
 	b.mu.Unlock()
 	if client == nil {
 		return queue.ErrNotStarted
 	}
+	defer fetchPool.Close()
 	cancel()
 	<-done
 	err := client.Stop(ctx)
@@ -244,6 +267,26 @@ func (b *Broker) Stop(ctx context.Context) error {
 		return fmt.Errorf("stop River client: %w", errors.Join(err, cerr))
 	}
 	return nil
+}
+
+// asyncPool opens the pool of the River client that fetches chunk jobs. Its
+// sessions commit without waiting for the WAL flush: a fetch that a crash
+// loses only makes its jobs available again, and the chunks' claims and
+// fences absorb the second delivery. Everything that must be durable, the
+// chunk's result and River's completion of its job, commits in the engine's
+// transactions on the main pool, which wait for the flush as usual.
+func asyncPool(ctx context.Context, main *pgxpool.Pool, concurrency int) (*pgxpool.Pool, error) {
+	cfg := main.Config().Copy()
+	if cfg.ConnConfig.RuntimeParams == nil {
+		cfg.ConnConfig.RuntimeParams = map[string]string{}
+	}
+	cfg.ConnConfig.RuntimeParams["synchronous_commit"] = "off"
+	cfg.MaxConns = int32(min(max(4, concurrency/8), 16))
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open River fetch pool: %w", err)
+	}
+	return pool, nil
 }
 
 // Ready checks that River's tables answer.
@@ -273,7 +316,7 @@ func (w *chunkWorker) Work(ctx context.Context, job *river.Job[chunkArgs]) error
 	// after this job's context has been cancelled; it needs only the
 	// client that River put in the context.
 	settleCtx := context.WithoutCancel(ctx)
-	d := queue.NewDelivery(job.Args.Message, job.Attempt, func(_ context.Context, tx pgx.Tx) error {
+	d := queue.NewDelivery(job.Args.Message, job.Attempt, job.JobRow, func(_ context.Context, tx pgx.Tx) error {
 		if _, err := river.JobCompleteTx[*riverpgxv5.Driver](settleCtx, tx, job); err != nil {
 			return fmt.Errorf("complete River job %d: %w", job.ID, err)
 		}
