@@ -40,8 +40,9 @@ lint:
 
 ## bench: the queue benchmark against a throwaway Postgres with fsync on
 bench: deps
-	TALLYQ_TEST_PG_FSYNC=on scripts/with-servers.sh \
-		sh -c 'TALLYQ_DATABASE_URL=$$TALLYQ_TEST_DATABASE_URL exec $(GO) run ./cmd/tallyq bench queue'
+	$(GO) build -o bin/tallyq ./cmd/tallyq
+	TALLYQ_TEST_PG_FSYNC=on scripts/with-servers.sh sh -c 'export TALLYQ_DATABASE_URL=$$TALLYQ_TEST_DATABASE_URL TALLYQ_LOG_LEVEL=warn; \
+		bin/tallyq migrate up >/dev/null && bin/tallyq bench queue --json bench/results.json $(BENCHFLAGS)'
 
 ## stop: stop the Postgres of `make run` (its data stays in ./.tallyq)
 stop:
