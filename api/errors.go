@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -95,17 +96,22 @@ func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err
 }
 
 // writeJSON writes v as the JSON response body with the given status.
+// HTML is not escaped: the body is served as application/json with
+// nosniff, and messages quote values such as `Bearer <token>` verbatim.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	body, err := json.Marshal(v)
-	if err != nil {
+	var body bytes.Buffer
+	enc := json.NewEncoder(&body)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
 		// Only a programming error (an unmarshalable type) gets here.
 		status = http.StatusInternalServerError
-		body = []byte(`{"success":false,"error":{"code":"internal","message":"could not encode the response"}}`)
+		body.Reset()
+		body.WriteString(`{"success":false,"error":{"code":"internal","message":"could not encode the response"}}` + "\n")
 	}
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
-	_, _ = w.Write(append(body, '\n'))
+	_, _ = w.Write(body.Bytes())
 }

@@ -43,6 +43,9 @@ func checkError(t *testing.T, resp *http.Response, body []byte, status int, code
 	if got.Success == nil || *got.Success || got.Error == nil {
 		t.Fatalf("error body %s lacks success:false or error", body)
 	}
+	if bytes.Contains(body, []byte(`\u003c`)) {
+		t.Errorf("body escapes < as for HTML: %s", body)
+	}
 	if got.Error.Code != code {
 		t.Errorf("code %q, want %q (message %q)", got.Error.Code, code, got.Error.Message)
 	}
