@@ -89,6 +89,15 @@ func testConfig() Config {
 	}
 }
 
+func testBrokerConfig(cfg Config) riverbroker.Config {
+	return riverbroker.Config{
+		Logger:            cfg.Logger,
+		FetchPollInterval: 50 * time.Millisecond,
+		DeadSweepInterval: 200 * time.Millisecond,
+		OrphanAfter:       time.Second,
+	}
+}
+
 func newHarness(t *testing.T) *harness {
 	t.Helper()
 	pool := testdb.New(t, testdb.WithMaxConns(40))
@@ -102,7 +111,7 @@ func newHarness(t *testing.T) *harness {
 func attach(t *testing.T, pool *pgxpool.Pool) *harness {
 	t.Helper()
 	cfg := testConfig()
-	broker, err := riverbroker.New(pool, riverbroker.Config{Logger: cfg.Logger, FetchPollInterval: 50 * time.Millisecond})
+	broker, err := riverbroker.New(pool, testBrokerConfig(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}

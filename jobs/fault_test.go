@@ -50,7 +50,7 @@ func runWorkerProcess(url string) int {
 	mode := os.Getenv(envWorkerMode)
 	cfg := testConfig()
 	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	broker, err := riverbroker.New(pool, riverbroker.Config{Logger: cfg.Logger, FetchPollInterval: 50 * time.Millisecond})
+	broker, err := riverbroker.New(pool, testBrokerConfig(cfg))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
@@ -236,14 +236,14 @@ func TestFairness(t *testing.T) {
 	}
 }
 
-// A message River discards without the engine having settled it (every
-// delivery's worker died before claiming) counts as an attempt of its chunk:
-// the chunk is queued again while it has attempts left, and failed after,
-// so its job still ends.
+// A message River discards without the engine having settled it, or one
+// whose worker died between River's fetch and the claim, counts as an
+// attempt of its chunk: the chunk is queued again while it has attempts
+// left, and failed after, so its job still ends.
 func TestRiverDiscardedMessage(t *testing.T) {
 	h := newHarness(t)
 	ctx := context.Background()
-	exhausted, retried := h.create(2), h.create(2)
+	exhausted, retried, orphaned := h.create(2), h.create(2), h.create(2)
 	for _, id := range []uuid.UUID{exhausted.JobID, retried.JobID} {
 		tag, err := h.pool.Exec(ctx, `UPDATE river_job SET state = 'discarded', finalized_at = now()
 			WHERE kind = $1 AND state = 'available' AND args->>'job_id' = $2 AND (args->>'chunk')::int = 1`,
@@ -251,6 +251,13 @@ func TestRiverDiscardedMessage(t *testing.T) {
 		if err != nil || tag.RowsAffected() != 1 {
 			t.Fatalf("discard chunk 1's message: %v (%d rows)", err, tag.RowsAffected())
 		}
+	}
+	// A worker took this message from River and died before claiming.
+	tag, err := h.pool.Exec(ctx, `UPDATE river_job SET state = 'running', attempt = 1, attempted_at = now() - interval '1 hour'
+		WHERE kind = $1 AND state = 'available' AND args->>'job_id' = $2 AND (args->>'chunk')::int = 1`,
+		riverbroker.Kind, orphaned.JobID.String())
+	if err != nil || tag.RowsAffected() != 1 {
+		t.Fatalf("orphan chunk 1's message: %v (%d rows)", err, tag.RowsAffected())
 	}
 	if _, err := h.pool.Exec(ctx, `UPDATE job_chunks SET attempts = 3 WHERE job_id = $1 AND chunk_no = 1`, exhausted.JobID); err != nil {
 		t.Fatal(err)
@@ -261,9 +268,11 @@ func TestRiverDiscardedMessage(t *testing.T) {
 		!strings.Contains(*s.ErrorMessage, "chunk 1 failed after 3 attempts: River discarded the message") {
 		t.Fatalf("exhausted job: %+v (error %q)", s, deref(s.ErrorMessage, ""))
 	}
-	s = h.waitTerminal(retried.JobID, time.Minute)
-	if s.Status != StatusCompleted || s.ProcessedChunks != 2 {
-		t.Fatalf("retried job: %+v", s)
+	for _, id := range []uuid.UUID{retried.JobID, orphaned.JobID} {
+		s = h.waitTerminal(id, time.Minute)
+		if s.Status != StatusCompleted || s.ProcessedChunks != 2 {
+			t.Fatalf("job %s: %+v", id, s)
+		}
+		h.assertExact(id, 2)
 	}
-	h.assertExact(retried.JobID, 2)
 }

@@ -192,7 +192,7 @@ func (w *worker) DeliveryDead(ctx context.Context, m queue.Message, reason strin
 }
 
 func (e *Engine) deliveryDead(ctx context.Context, m queue.Message, reason string) error {
-	var settled bool
+	var acted, settled bool
 	err := pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error {
 		var (
 			state                 ChunkState
@@ -206,11 +206,12 @@ func (e *Engine) deliveryDead(ctx context.Context, m queue.Message, reason strin
 			WHERE c.job_id = $1 AND c.chunk_no = $2 AND j.status IN ('QUEUED', 'IN_PROGRESS')
 			FOR UPDATE OF c`, m.JobID, m.Chunk).Scan(&state, &attempts, &maxAttempts, &waiting)
 		if errors.Is(err, pgx.ErrNoRows) || (err == nil && !waiting) {
-			return nil
+			return nil // settled, or another delivery holds a live claim
 		}
 		if err != nil {
 			return err
 		}
+		acted = true
 		if attempts < maxAttempts {
 			_, err = tx.Exec(ctx, `UPDATE job_chunks SET state = 'pending', lease_until = NULL, not_before = $3, last_error = $4
 				WHERE job_id = $1 AND chunk_no = $2`, m.JobID, m.Chunk, time.Now().Add(e.backoff(max(attempts, 1))), reason)
@@ -226,7 +227,9 @@ func (e *Engine) deliveryDead(ctx context.Context, m queue.Message, reason strin
 	if err != nil {
 		return fmt.Errorf("record dead delivery of %s: %w", m, err)
 	}
-	e.log.Warn("broker gave up on a chunk message", "chunk", m.String(), "reason", reason, "chunk_failed", settled)
+	if acted {
+		e.log.Warn("broker gave up on a chunk message", "chunk", m.String(), "reason", reason, "chunk_failed", settled)
+	}
 	if settled {
 		return e.settleReady(ctx, []uuid.UUID{m.JobID})
 	}

@@ -52,9 +52,14 @@ type Config struct {
 	// FetchPollInterval is the fallback poll period when no notification
 	// arrives (default 500 ms).
 	FetchPollInterval time.Duration
-	// DeadSweepInterval is how often discarded River jobs are reported to
-	// the engine (default 5 s).
+	// DeadSweepInterval is how often discarded and orphaned River jobs are
+	// reported to the engine (default 5 s).
 	DeadSweepInterval time.Duration
+	// OrphanAfter is how long a River job may be running before it is
+	// reported to the engine as possibly orphaned: its worker died after
+	// River handed it the job but before it claimed the chunk. The engine
+	// ignores the report if the chunk is claimed (default 1 min).
+	OrphanAfter time.Duration
 	// Logger receives River's and the broker's logs (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -77,6 +82,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.DeadSweepInterval <= 0 {
 		c.DeadSweepInterval = 5 * time.Second
+	}
+	if c.OrphanAfter <= 0 {
+		c.OrphanAfter = time.Minute
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -344,41 +352,56 @@ func (b *Broker) sweepDead(ctx context.Context, h queue.Handler) {
 }
 
 func (b *Broker) reportDead(ctx context.Context, h queue.Handler) error {
+	return errors.Join(
+		b.report(ctx, h, `state = 'discarded'`, "tallyq_dead_reported", nil,
+			func(id int64, why string) string { return "River discarded the message: " + why }),
+		b.report(ctx, h, `state = 'running' AND attempted_at < now() - $2::interval`, "tallyq_orphan_reported", b.cfg.OrphanAfter,
+			func(id int64, _ string) string {
+				return fmt.Sprintf("River job %d was handed to a worker over %s ago and the chunk was never claimed: the worker was lost", id, b.cfg.OrphanAfter)
+			}),
+	)
+}
+
+// report hands the chunk jobs matching where to the engine as dead, once
+// each: it marks them with the metadata key mark, so that every process of
+// a deployment reports each one once.
+func (b *Broker) report(ctx context.Context, h queue.Handler, where, mark string, arg any, reason func(id int64, lastErr string) string) error {
 	tx, err := b.pool.Begin(ctx)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // after Commit this is a no-op
+	args := []any{Kind}
+	if arg != nil {
+		args = append(args, arg)
+	}
 	rows, err := tx.Query(ctx, `
-		SELECT id, args, coalesce(errors[array_length(errors, 1)]->>'error', 'discarded by River')
+		SELECT id, args, coalesce(errors[array_length(errors, 1)]->>'error', 'no error recorded')
 		FROM river_job
-		WHERE kind = $1 AND state = 'discarded' AND NOT (metadata ? 'tallyq_dead_reported')
+		WHERE kind = $1 AND `+where+` AND NOT (metadata ? '`+mark+`')
 		ORDER BY id LIMIT 100
-		FOR UPDATE SKIP LOCKED`, Kind)
+		FOR UPDATE SKIP LOCKED`, args...)
 	if err != nil {
 		return err
 	}
 	type dead struct {
-		id     int64
-		args   chunkArgs
-		reason string
+		id      int64
+		args    chunkArgs
+		lastErr string
 	}
-	var found []dead
-	for rows.Next() {
+	found, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (dead, error) {
 		var d dead
-		if err := rows.Scan(&d.id, &d.args, &d.reason); err != nil {
-			return err
-		}
-		found = append(found, d)
-	}
-	if err := rows.Err(); err != nil {
+		err := r.Scan(&d.id, &d.args, &d.lastErr)
+		return d, err
+	})
+	if err != nil {
 		return err
 	}
 	for _, d := range found {
-		if err := h.DeliveryDead(ctx, d.args.Message, "River discarded the message: "+d.reason); err != nil {
-			return fmt.Errorf("report discarded River job %d: %w", d.id, err)
+		if err := h.DeliveryDead(ctx, d.args.Message, reason(d.id, d.lastErr)); err != nil {
+			return fmt.Errorf("report River job %d: %w", d.id, err)
 		}
-		if _, err := tx.Exec(ctx, `UPDATE river_job SET metadata = metadata || '{"tallyq_dead_reported": true}' WHERE id = $1`, d.id); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE river_job SET metadata = metadata || jsonb_build_object($2::text, true) WHERE id = $1`, d.id, mark); err != nil {
 			return err
 		}
 	}
