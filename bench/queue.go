@@ -45,6 +45,8 @@ type QueueResult struct {
 	RawRiverMedian  float64           `json:"rawRiverMedian"`
 	BrokerMedian    float64           `json:"brokerMedian"`
 	Ratio           float64           `json:"ratio"`
+	RawRiverCPU     []CPUCost         `json:"rawRiverCPU"`
+	BrokerCPU       []CPUCost         `json:"brokerCPU"`
 	CreateSeconds   float64           `json:"createSeconds"`
 	CreateChunksPer float64           `json:"createChunksPerSecond"`
 }
@@ -86,16 +88,20 @@ func RunQueue(ctx context.Context, pool *pgxpool.Pool, cfg QueueConfig) (QueueRe
 		return res, err
 	}
 	for range cfg.Rounds {
+		cpu := readCPU()
 		raw, err := rawRiverRate(ctx, pool, cfg)
 		if err != nil {
 			return res, fmt.Errorf("raw River: %w", err)
 		}
 		res.RawRiverPerSec = append(res.RawRiverPerSec, raw)
+		res.RawRiverCPU = append(res.RawRiverCPU, costPer(cpu, cfg.Chunks))
+		cpu = readCPU()
 		ours, err := brokerRate(ctx, pool, cfg)
 		if err != nil {
 			return res, fmt.Errorf("River broker: %w", err)
 		}
 		res.BrokerPerSec = append(res.BrokerPerSec, ours)
+		res.BrokerCPU = append(res.BrokerCPU, costPer(cpu, cfg.Chunks))
 	}
 	res.RawRiverMedian, res.BrokerMedian = median(res.RawRiverPerSec), median(res.BrokerPerSec)
 	if res.RawRiverMedian > 0 {

@@ -98,10 +98,22 @@ func printQueueResult(e *env, r bench.QueueResult) {
 	fmt.Fprintf(w, "raw River no-op jobs/s\t%s (median %.0f)\n", rates(r.RawRiverPerSec), r.RawRiverMedian)
 	fmt.Fprintf(w, "River broker chunks/s, exact progress\t%s (median %.0f)\n", rates(r.BrokerPerSec), r.BrokerMedian)
 	fmt.Fprintf(w, "ratio broker / raw River\t%.2f\n", r.Ratio)
+	fmt.Fprintf(w, "CPU µs per chunk (this process + Postgres)\traw River %s; broker %s\n", cpuCosts(r.RawRiverCPU), cpuCosts(r.BrokerCPU))
 	if r.Config.CreateChunks > 0 {
 		fmt.Fprintf(w, "create a %d-chunk job\t%.2f s (%.0f chunks/s)\n", r.Config.CreateChunks, r.CreateSeconds, r.CreateChunksPer)
 	}
 	w.Flush()
+}
+
+func cpuCosts(cs []bench.CPUCost) string {
+	s := ""
+	for i, c := range cs {
+		if i > 0 {
+			s += ", "
+		}
+		s += fmt.Sprintf("%.0f+%.0f", c.SelfMicros, c.PostgresMicros)
+	}
+	return s
 }
 
 func rates(xs []float64) string {
