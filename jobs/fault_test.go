@@ -73,9 +73,8 @@ func runWorkerProcess(url string) int {
 	}
 	_ = e.Register(op)
 	go func() { _ = e.RunMaintenance(ctx) }()
-	// One slot in die mode: River fetches only what the slot works on, so no
-	// other chunk's message dies with the process before its claim (that
-	// case is River's rescuer's, see riverbroker.Config.RescueAfter).
+	// One slot in die mode, so that each death is the victim chunk's alone
+	// and no healthy chunk loses attempts to it.
 	concurrency := 2
 	if mode == "die" {
 		concurrency = 1

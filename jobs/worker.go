@@ -108,6 +108,18 @@ func (w *worker) ChunkTimeout(operation string) time.Duration {
 	return op.ChunkTimeout()
 }
 
+// MaxChunkTimeout returns the longest chunk timeout of the registered
+// operations.
+func (w *worker) MaxChunkTimeout() time.Duration {
+	w.e.mu.RLock()
+	defer w.e.mu.RUnlock()
+	var longest time.Duration
+	for _, op := range w.e.ops {
+		longest = max(longest, op.ChunkTimeout())
+	}
+	return longest
+}
+
 // HandleChunk claims the chunk, computes it outside any transaction and
 // commits its outcome in one short transaction fenced by the claim.
 func (w *worker) HandleChunk(ctx context.Context, d *queue.Delivery) error {

@@ -78,6 +78,8 @@ type Handler interface {
 	HandleChunk(ctx context.Context, d *Delivery) error
 	// ChunkTimeout is the longest a chunk of the operation may run.
 	ChunkTimeout(operation string) time.Duration
+	// MaxChunkTimeout is the longest any chunk may run.
+	MaxChunkTimeout() time.Duration
 	// DeliveryDead tells the engine that the broker gave up on a message
 	// without the handler having settled it (River discarded the job;
 	// RabbitMQ dead-lettered the message).

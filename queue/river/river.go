@@ -39,13 +39,13 @@ type Config struct {
 	// down) or a worker vanished; the engine counts chunk attempts itself.
 	// Default 25.
 	MaxAttempts int
-	// RescueAfter is how long a River job may stay running before River's
-	// rescuer (which looks every 30 s) makes it available again (default
-	// 2 min). It covers a worker that died after River handed it a job but
-	// before the engine claimed the chunk; a chunk that is claimed is
-	// recovered by the engine's lease instead. It may be shorter than a
-	// chunk's run time: rescuing a job whose chunk still runs delivers a
-	// duplicate, which finds the live claim and changes nothing.
+	// RescueAfter is River's RescueStuckJobsAfter: how long a River job may
+	// stay running before River's rescuer makes it available again. It must
+	// exceed the longest chunk timeout, so that River never hands a chunk
+	// that is still computing to a second worker; the default is the
+	// longest chunk timeout plus ten minutes, and at least one hour. A worker
+	// lost before it claimed its chunk is found sooner (see OrphanAfter), and
+	// one lost after, by the engine's lease.
 	RescueAfter time.Duration
 	// FetchCooldown is the least time between two fetches (default 2 ms).
 	FetchCooldown time.Duration
@@ -76,9 +76,6 @@ func (c Config) withDefaults() Config {
 	}
 	if c.FetchPollInterval <= 0 {
 		c.FetchPollInterval = 500 * time.Millisecond
-	}
-	if c.RescueAfter <= 0 {
-		c.RescueAfter = 2 * time.Minute
 	}
 	if c.DeadSweepInterval <= 0 {
 		c.DeadSweepInterval = 5 * time.Second
@@ -204,6 +201,10 @@ func (b *Broker) Start(ctx context.Context, h queue.Handler, concurrency int) er
 	if err := river.AddWorkerSafely(workers, &chunkWorker{handler: h}); err != nil {
 		return fmt.Errorf("register River worker: %w", err)
 	}
+	rescueAfter, err := b.rescueAfter(h)
+	if err != nil {
+		return err
+	}
 	fetchPool, err := asyncPool(ctx, b.pool, concurrency)
 	if err != nil {
 		return err
@@ -215,7 +216,7 @@ func (b *Broker) Start(ctx context.Context, h queue.Handler, concurrency int) er
 		MaxAttempts:          b.cfg.MaxAttempts,
 		FetchCooldown:        b.cfg.FetchCooldown,
 		FetchPollInterval:    b.cfg.FetchPollInterval,
-		RescueStuckJobsAfter: b.cfg.RescueAfter,
+		RescueStuckJobsAfter: rescueAfter,
 		// Each chunk job sets its own timeout from its operation.
 		JobTimeout: -1,
 	})
@@ -275,6 +276,18 @@ func (b *Broker) Stop(ctx context.Context) error {
 		return fmt.Errorf("stop River client: %w", errors.Join(err, cerr))
 	}
 	return nil
+}
+
+// rescueAfter returns River's rescue delay for the handler's operations.
+func (b *Broker) rescueAfter(h queue.Handler) (time.Duration, error) {
+	longest := h.MaxChunkTimeout()
+	if b.cfg.RescueAfter == 0 {
+		return max(time.Hour, longest+10*time.Minute), nil
+	}
+	if b.cfg.RescueAfter <= longest {
+		return 0, fmt.Errorf("start River broker: RescueAfter %s must exceed the longest chunk timeout, %s", b.cfg.RescueAfter, longest)
+	}
+	return b.cfg.RescueAfter, nil
 }
 
 // asyncPool opens the pool of the River client that fetches chunk jobs. Its
