@@ -13,12 +13,14 @@ import (
 	"sort"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/tallyq/tallyq/jobs"
+	"github.com/tallyq/tallyq/queue"
 	riverbroker "github.com/tallyq/tallyq/queue/river"
 )
 
@@ -62,8 +64,13 @@ func (noopOp) Process(context.Context, jobs.Chunk) (jobs.Result, error) {
 }
 func (noopOp) Complete(context.Context, pgx.Tx, jobs.JobStatus) error { return nil }
 
-// rawArgs is the raw River anchor's job.
-type rawArgs struct{}
+// rawArgs is the raw River anchor's job. It carries the same reference a
+// chunk message does (job id, chunk number, operation), because River's
+// cost per job grows with its arguments (River indexes them with GIN), and
+// the anchor should differ from the broker only by what the broker adds.
+type rawArgs struct {
+	queue.Message
+}
 
 func (rawArgs) Kind() string { return "bench_raw_noop" }
 
@@ -145,8 +152,12 @@ func rawRiverRate(ctx context.Context, pool *pgxpool.Pool, cfg QueueConfig) (flo
 		return 0, err
 	}
 	params := make([]river.InsertManyParams, cfg.Chunks)
+	jobID := uuid.New()
 	for i := range params {
-		params[i] = river.InsertManyParams{Args: rawArgs{}, InsertOpts: &river.InsertOpts{Queue: queueName}}
+		params[i] = river.InsertManyParams{
+			Args:       rawArgs{queue.Message{JobID: jobID, Chunk: i, Operation: noopOp{}.Type()}},
+			InsertOpts: &river.InsertOpts{Queue: queueName},
+		}
 	}
 	if _, err := client.InsertManyFast(ctx, params); err != nil {
 		return 0, err
