@@ -40,7 +40,6 @@ base=http://$host:$port
 cat <<EOF
 
   tallyq is starting on $TALLYQ_HTTP_ADDR
-    web page:    $base/
     API:         $base/api/jobs   (Authorization: Bearer <admin token>)
     health:      $base/healthz   readiness: $base/readyz
     admin token: $TALLYQ_ADMIN_TOKEN
