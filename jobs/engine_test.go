@@ -479,3 +479,59 @@ func TestDuplicateDeliveryAndStaleClaim(t *testing.T) {
 func nilDelivery(job uuid.UUID, chunk int) *queue.Delivery {
 	return queue.NewDelivery(queue.Message{JobID: job, Chunk: chunk, Operation: sumOpType}, 1, nil, nil)
 }
+
+// On shutdown a worker stops fetching, lets a chunk that finishes within the
+// grace period commit, and gives back one that does not: the released chunk
+// keeps its attempt and runs again elsewhere, counted once.
+func TestGracefulShutdown(t *testing.T) {
+	h := newHarness(t)
+	finishing, stuck := make(chan struct{}), make(chan struct{})
+	var entered sync.WaitGroup
+	entered.Add(2)
+	h.op.gate = func(ctx context.Context, c Chunk) error {
+		switch c.Number {
+		case 0: // finishes once shutdown has begun
+			entered.Done()
+			<-finishing
+			return nil
+		case 1: // outlasts the grace period
+			entered.Done()
+			<-ctx.Done()
+			close(stuck)
+			return ctx.Err()
+		}
+		return nil
+	}
+	job := h.create(2)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- h.engine.RunWorkers(ctx, WorkerConfig{Concurrency: 2, ShutdownGrace: 300 * time.Millisecond})
+	}()
+	entered.Wait()
+	cancel()
+	close(finishing)
+	if err := <-done; err != nil {
+		t.Fatalf("RunWorkers after shutdown: %v", err)
+	}
+	<-stuck
+	var state0, state1 string
+	var attempts1 int
+	if err := h.pool.QueryRow(context.Background(), `SELECT
+		(SELECT state FROM job_chunks WHERE job_id = $1 AND chunk_no = 0),
+		(SELECT state FROM job_chunks WHERE job_id = $1 AND chunk_no = 1),
+		(SELECT attempts FROM job_chunks WHERE job_id = $1 AND chunk_no = 1)`, job.JobID).Scan(&state0, &state1, &attempts1); err != nil {
+		t.Fatal(err)
+	}
+	if state0 != "done" || state1 != "pending" || attempts1 != 0 {
+		t.Fatalf("after shutdown: chunk 0 %s, chunk 1 %s with %d attempts; want done, pending with 0", state0, state1, attempts1)
+	}
+	// Another process picks the released chunk up.
+	next := attach(t, h.pool)
+	next.start(1)
+	s := h.waitTerminal(job.JobID, time.Minute)
+	if s.Status != StatusCompleted || s.ProcessedChunks != 2 {
+		t.Fatalf("status %+v", s)
+	}
+	h.assertExact(job.JobID, 2)
+}
