@@ -123,12 +123,7 @@ func TestFixtureDecryption(t *testing.T) {
 			fx := loadFixture(t, set)
 			g := standard
 			exps := g.ExpCount()
-			cast := 0
-			for _, b := range fx.ballots {
-				if b.State == BallotCast {
-					cast++
-				}
-			}
+			cast := countState(fx.ballots, BallotCast)
 			d, err := fx.election.NewDecryptor(fx.guardians, uint64(cast))
 			if err != nil {
 				t.Fatal(err)
@@ -181,7 +176,7 @@ func TestFixtureDecryption(t *testing.T) {
 				t.Fatal(err)
 			}
 			checkSameValues(t, fresh, published)
-			spoiled := 0
+			spoiled, plain := 0, plaintextBallots(t, set)
 			for pt, err := range fx.folder.SpoiledBallots() {
 				if err != nil {
 					t.Fatal(err)
@@ -201,11 +196,45 @@ func TestFixtureDecryption(t *testing.T) {
 					t.Fatal(err)
 				}
 				checkDecrypted(t, d, trustees, cts, pt)
+				// The published plaintext is the voter's: every vote, placeholders filling
+				// each contest to its limit.
+				if p := plain[pt.ObjectID]; p == nil {
+					t.Errorf("spoiled ballot %s has no plaintext ballot", pt.ObjectID)
+				} else {
+					checkSpoiled(t, fx.election, p, pt)
+				}
+			}
+			if want := countState(fx.ballots, BallotSpoiled); spoiled != want {
+				t.Errorf("%d decrypted spoiled ballots published for %d spoiled ballots", spoiled, want)
 			}
 			t.Logf("%s: tally and %d spoiled ballots checked with guardians %v available, %v missing, in %d exponentiations",
 				set, spoiled, available, missing, g.ExpCount()-exps)
 		})
 	}
+}
+
+// countState counts the ballots in a state.
+func countState(ballots []*SubmittedBallot, state BallotState) int {
+	n := 0
+	for _, b := range ballots {
+		if b.State == state {
+			n++
+		}
+	}
+	return n
+}
+
+// plaintextBallots reads a fixture's plaintext ballots by id.
+func plaintextBallots(t *testing.T, set string) map[string]*PlaintextBallot {
+	t.Helper()
+	plain := map[string]*PlaintextBallot{}
+	for p, err := range eachJSON[PlaintextBallot](os.DirFS(privateDir(t, set)), "plaintext_ballots") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		plain[p.ObjectID] = p
+	}
+	return plain
 }
 
 func mustMarshal(t *testing.T, v any) []byte {

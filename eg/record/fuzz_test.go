@@ -90,6 +90,10 @@ func FuzzDecodePlaintextBallot(f *testing.F) {
 	fuzzDecode[PlaintextBallot](f, "election_private_data/plaintext_ballots/*.json")
 }
 
+func FuzzDecodeEncryptionDevice(f *testing.F) {
+	fuzzDecode[EncryptionDevice](f, "election_record/encryption_devices/*.json")
+}
+
 func FuzzDecodeBallotsNDJSON(f *testing.F) {
 	f.Add([]byte("{}\n\n{\"object_id\": 1}\n"))
 	f.Add([]byte(strings.Repeat("{", 100)))

@@ -205,15 +205,15 @@ func (m *Manifest) ContestsFor(style *BallotStyle) []*ContestDescription {
 }
 
 // Placeholders returns the contest's placeholder selections as 1.x generates them:
-// number_elected of them, sequence orders following the largest selection's, ids
+// Limit() of them, sequence orders following the largest selection's, ids
 // "<contest>-<seq>-placeholder" for candidates "<contest>-<seq>-candidate".
 func (c *ContestDescription) Placeholders() []SelectionDescription {
 	top := -1
 	for _, s := range c.BallotSelections {
 		top = max(top, s.SequenceOrder)
 	}
-	out := make([]SelectionDescription, 0, c.NumberElected)
-	for i := range c.NumberElected {
+	out := make([]SelectionDescription, 0, c.Limit())
+	for i := range c.Limit() {
 		seq := top + 1 + i
 		id := fmt.Sprintf("%s-%d", c.ObjectID, seq)
 		out = append(out, SelectionDescription{ObjectID: id + "-placeholder", SequenceOrder: seq, CandidateID: id + "-candidate"})
@@ -221,16 +221,23 @@ func (c *ContestDescription) Placeholders() []SelectionDescription {
 	return out
 }
 
-// Limit is the number of votes a ballot's contest must total, placeholders included: 1.x
-// creates number_elected placeholders and proves the contest sums to number_elected (it
-// only supports n-of-m contests, where votes_allowed equals number_elected).
-func (c *ContestDescription) Limit() int { return c.NumberElected }
+// Limit is the number of votes a ballot's contest must total, placeholders included: the
+// manifest's votes_allowed, or number_elected where votes_allowed is absent. 1.x creates
+// number_elected placeholders and proves the contest sums to number_elected, so Validate
+// accepts a votes_allowed only when it equals number_elected.
+func (c *ContestDescription) Limit() int {
+	if c.VotesAllowed != nil {
+		return *c.VotesAllowed
+	}
+	return c.NumberElected
+}
 
 // Validate checks what validating and tallying ballots rely on (python's
 // Manifest.is_valid and a little more): parseable dates; unique ids of units, parties,
 // candidates, contests, styles and, within a contest, of selections, candidates and
 // sequence orders; contests in known districts with at least one selection and
-// 1 ≤ number_elected ≤ selections; styles naming known units.
+// 1 ≤ number_elected ≤ selections and votes_allowed, when given, equal to number_elected;
+// styles naming known units.
 func (m *Manifest) Validate() error {
 	for _, d := range []string{m.StartDate, m.EndDate} {
 		if _, err := hashDate(d); err != nil {
@@ -278,8 +285,10 @@ func (c *ContestDescription) validate(units map[string]bool) error {
 	if len(c.BallotSelections) == 0 || c.NumberElected < 1 || c.NumberElected > len(c.BallotSelections) {
 		return fmt.Errorf("manifest: contest %q has %d selections and number_elected %d; want 1 ≤ number_elected ≤ selections", c.ObjectID, len(c.BallotSelections), c.NumberElected)
 	}
-	if c.VotesAllowed != nil && *c.VotesAllowed < c.NumberElected {
-		return fmt.Errorf("manifest: contest %q allows %d votes, fewer than number_elected %d", c.ObjectID, *c.VotesAllowed, c.NumberElected)
+	if c.VotesAllowed != nil && *c.VotesAllowed != c.NumberElected {
+		// 1.x ballots carry number_elected placeholders and prove that total, so they could
+		// not be checked against any other votes_allowed.
+		return fmt.Errorf("manifest: contest %q allows %d votes but elects %d; ElectionGuard 1.x supports only votes_allowed = number_elected", c.ObjectID, *c.VotesAllowed, c.NumberElected)
 	}
 	for _, key := range []func(SelectionDescription) string{
 		func(s SelectionDescription) string { return s.ObjectID },

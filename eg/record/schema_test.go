@@ -126,11 +126,20 @@ func validateDir(t *testing.T, schemas map[string]*jsonschema.Schema, public str
 	}
 }
 
-// TestRewrittenFixtureMatchesSchemas: the small fixture read and written again by Writer
+// TestRewrittenFixtureMatchesSchemas: each fixture read and written again by Writer
 // validates against the schemas and reads back the same.
 func TestRewrittenFixtureMatchesSchemas(t *testing.T) {
 	schemas := compileSchemas(t)
-	fx := loadFixture(t, "small")
+	for _, set := range fixtureSets {
+		t.Run(set, func(t *testing.T) { rewriteFixture(t, schemas, set) })
+	}
+}
+
+// rewriteFixture writes every file of one fixture set with Writer, validates the written
+// public record against the schemas and reads everything back.
+func rewriteFixture(t *testing.T, schemas map[string]*jsonschema.Schema, set string) {
+	t.Helper()
+	fx := loadFixture(t, set)
 	dir := t.TempDir()
 	public := filepath.Join(dir, "election_record")
 	w := NewWriter(public, filepath.Join(dir, "private"))

@@ -38,6 +38,7 @@ type BallotError struct {
 	Err         error
 }
 
+// Error names the ballot, contest and selection, the check and why it failed.
 func (e *BallotError) Error() string {
 	where := "ballot " + e.BallotID
 	if e.ContestID != "" {
@@ -49,6 +50,7 @@ func (e *BallotError) Error() string {
 	return fmt.Sprintf("%s: %s check failed: %v", where, e.Check, e.Err)
 }
 
+// Unwrap returns the underlying error, such as an *eg.ProofError.
 func (e *BallotError) Unwrap() error { return e.Err }
 
 // fail builds a BallotError.

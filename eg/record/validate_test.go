@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math/big"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/tallyq/tallyq/eg"
@@ -292,6 +293,37 @@ func TestFixtureTamperedBallot(t *testing.T) {
 		var be *BallotError
 		if !errors.As(err, &be) || be.Check != CheckSelectionProof || be.BallotID != b.ObjectID || be.ContestID != b.Contests[0].ObjectID || be.SelectionID != s.ObjectID {
 			t.Errorf("run %d: got %v, want the selection proof of %s to fail", i, err, s.ObjectID)
+		}
+	}
+}
+
+// TestManifestValidateRejects: a manifest that ballots could not be checked against is
+// refused before any ballot is, with an error naming what is wrong.
+func TestManifestValidateRejects(t *testing.T) {
+	if err := testManifest().Validate(); err != nil {
+		t.Fatalf("the test manifest is invalid: %v", err)
+	}
+	three := 3
+	for _, tc := range []struct {
+		name   string
+		mutate func(m *Manifest)
+		want   string
+	}{
+		{"votes_allowed other than number_elected", func(m *Manifest) { m.Contests[1].VotesAllowed = &three }, `contest "council" allows 3 votes but elects 2`},
+		{"number_elected above the selections", func(m *Manifest) { m.Contests[0].NumberElected = 4 }, `contest "mayor" has 3 selections and number_elected 4`},
+		{"no number_elected", func(m *Manifest) { m.Contests[2].NumberElected = 0 }, `contest "measure" has 2 selections and number_elected 0`},
+		{"unknown district", func(m *Manifest) { m.Contests[2].ElectoralDistrictID = "county" }, `unknown district "county"`},
+		{"contest twice", func(m *Manifest) { m.Contests[2].ObjectID = "mayor" }, `contest "mayor" appears twice`},
+		{"selection sequence order twice", func(m *Manifest) {
+			m.Contests[1].BallotSelections[1].SequenceOrder = m.Contests[1].BallotSelections[0].SequenceOrder
+		}, "sequence order"},
+		{"style with an unknown unit", func(m *Manifest) { m.BallotStyles[0].GeopoliticalUnitIDs = []string{"ward-9"} }, `unknown geopolitical unit "ward-9"`},
+		{"bad date", func(m *Manifest) { m.EndDate = "tomorrow" }, "manifest: "},
+	} {
+		m := testManifest()
+		tc.mutate(m)
+		if err := m.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: Validate = %v, want an error containing %q", tc.name, err, tc.want)
 		}
 	}
 }
