@@ -142,13 +142,18 @@ func (e *Election) TallyFromRecord(r *CiphertextTally) (*Tally, error) {
 		if len(rc.Selections) != len(info.desc.BallotSelections) {
 			return nil, fmt.Errorf("encrypted tally contest %s has %d selections, the manifest %d", rc.ObjectID, len(rc.Selections), len(info.desc.BallotSelections))
 		}
+		seen := make(map[string]bool, len(rc.Selections))
 		for _, rs := range rc.Selections {
 			i, ok := info.index[rs.ObjectID]
-			if !ok || info.selections[i].placeholder || !rs.DescriptionHash.Equal(HexQ(info.selections[i].hash)) {
-				return nil, fmt.Errorf("encrypted tally contest %s: selection %s is not in the manifest or has another description hash", rc.ObjectID, rs.ObjectID)
+			if !ok || seen[rs.ObjectID] || info.selections[i].placeholder || !rs.DescriptionHash.Equal(HexQ(info.selections[i].hash)) {
+				return nil, fmt.Errorf("encrypted tally contest %s: selection %s is not in the manifest, appears twice or has another description hash", rc.ObjectID, rs.ObjectID)
 			}
+			seen[rs.ObjectID] = true
 			ct, err := rs.Ciphertext.Elements(e.Group)
-			if err != nil || !e.Group.InSubgroup(ct.Pad) || !e.Group.InSubgroup(ct.Data) {
+			if err != nil {
+				return nil, fmt.Errorf("encrypted tally contest %s: selection %s: %w", rc.ObjectID, rs.ObjectID, err)
+			}
+			if !e.Group.InSubgroup(ct.Pad) || !e.Group.InSubgroup(ct.Data) {
 				return nil, fmt.Errorf("encrypted tally contest %s: selection %s is not a pair of subgroup elements", rc.ObjectID, rs.ObjectID)
 			}
 			t.sums[rc.ObjectID][i] = ct
