@@ -7,7 +7,7 @@ import (
 
 // BenchmarkValidateFixtureBallots validates the small fixture's five 4096-bit ballots (37
 // selection proofs, 12 contest proofs) one at a time and with ValidateBallots (selection
-// proofs in batches), and reports the batched rate against the one-at-a-time rate
+// and contest proofs in batches), and reports the batched rate against the one-at-a-time rate
 // measured in the same run as "batch-speedup".
 func BenchmarkValidateFixtureBallots(b *testing.B) {
 	fx := loadFixture(b, "small")

@@ -118,10 +118,15 @@ type preparedContest struct {
 func (pb *preparedBallot) contestProofs(e *Election) error {
 	for _, c := range pb.contests {
 		if err := c.proof.Verify(e.Group, c.acc, c.limit, e.PublicKey, e.ExtendedBaseHash); err != nil {
-			return fail(pb.ballot, c.id, "", CheckContestProof, "%w", err)
+			return contestFailure(pb.ballot, c, err)
 		}
 	}
 	return nil
+}
+
+// contestFailure names why a contest's constant proof failed.
+func contestFailure(b *SubmittedBallot, c preparedContest, err error) *BallotError {
+	return fail(b, c.id, "", CheckContestProof, "%w", err)
 }
 
 // prepareBallot makes every check except the proofs' equations.
