@@ -1,6 +1,7 @@
 package record
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -89,4 +90,47 @@ func cloneShares(t *testing.T, s []DecryptionShare) []DecryptionShare {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// TestCombineBeyondBound: a count above the decryptor's bound is an error naming the
+// selection and the bound, not a search without end.
+func TestCombineBeyondBound(t *testing.T) {
+	gen := generatedElection(t)
+	ballots, _, want := encryptBallots(t, gen, 6, 11)
+	tally := gen.election.NewTally()
+	for _, b := range ballots {
+		if err := tally.Add(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cts, err := tally.Record("t").Ciphertexts(gen.g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sel SelectionCiphertext
+	count := 0
+	for _, c := range cts {
+		for _, s := range c.Selections {
+			if n := want[c.ObjectID][s.ObjectID]; n > count {
+				sel, count = s, n
+			}
+		}
+	}
+	if count < 2 {
+		t.Fatalf("no selection got two votes: %v", want)
+	}
+	avail := []string{gen.cer.Private[0].GuardianID, gen.cer.Private[2].GuardianID, gen.cer.Private[4].GuardianID}
+	for _, bound := range []int{count, count - 1} {
+		d, err := gen.election.NewDecryptor(gen.cer.Guardians, uint64(bound))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pt, err := d.Decrypt("t", []ContestCiphertexts{{ObjectID: "c", Selections: []SelectionCiphertext{sel}}}, trusteesFor(t, d, gen.cer.Private, avail))
+		switch {
+		case bound == count && (err != nil || pt.Contests[0].Selections[0].Tally != int64(count)):
+			t.Errorf("bound %d: got %v, want the count %d", bound, err, count)
+		case bound < count && (err == nil || !strings.Contains(err.Error(), sel.ObjectID) || !strings.Contains(err.Error(), fmt.Sprintf("[0, %d]", bound))):
+			t.Errorf("bound %d: got %v, want an error naming %s and the bound", bound, err, sel.ObjectID)
+		}
+	}
 }
