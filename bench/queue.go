@@ -95,6 +95,9 @@ func RunQueue(ctx context.Context, pool *pgxpool.Pool, cfg QueueConfig) (QueueRe
 		return res, err
 	}
 	for range cfg.Rounds {
+		if err := vacuum(ctx, pool); err != nil {
+			return res, err
+		}
 		cpu := readCPU()
 		raw, err := rawRiverRate(ctx, pool, cfg)
 		if err != nil {
@@ -102,6 +105,9 @@ func RunQueue(ctx context.Context, pool *pgxpool.Pool, cfg QueueConfig) (QueueRe
 		}
 		res.RawRiverPerSec = append(res.RawRiverPerSec, raw)
 		res.RawRiverCPU = append(res.RawRiverCPU, costPer(cpu, cfg.Chunks))
+		if err := vacuum(ctx, pool); err != nil {
+			return res, err
+		}
 		cpu = readCPU()
 		ours, err := brokerRate(ctx, pool, cfg)
 		if err != nil {
@@ -123,6 +129,15 @@ func RunQueue(ctx context.Context, pool *pgxpool.Pool, cfg QueueConfig) (QueueRe
 		res.CreateChunksPer = float64(cfg.CreateChunks) / d.Seconds()
 	}
 	return res, nil
+}
+
+// vacuum clears what earlier rounds left behind, so that every round, of
+// either side, starts from the same clean tables.
+func vacuum(ctx context.Context, pool *pgxpool.Pool) error {
+	if _, err := pool.Exec(ctx, `VACUUM ANALYZE river_job, job_chunks, job_counter_shards, election_jobs`); err != nil {
+		return fmt.Errorf("vacuum between rounds: %w", err)
+	}
+	return nil
 }
 
 // PostgresSettings reads the settings that decide commit cost.

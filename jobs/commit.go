@@ -184,10 +184,13 @@ const fenceSQL = `
 			failed = job_counter_shards.failed + excluded.failed
 		RETURNING job_id
 	)
-	SELECT f.job_id, f.chunk_no, f.attempts, f.state, j.max_attempts,
-		j.total_chunks - j.processed_chunks - j.failed_chunks
-			- coalesce((SELECT sum(s.processed + s.failed) FROM job_counter_shards s WHERE s.job_id = f.job_id), 0)
-	FROM fenced f JOIN election_jobs j USING (job_id)
+	, unsettled AS (
+		SELECT j.job_id, j.max_attempts, j.total_chunks - j.processed_chunks - j.failed_chunks
+			- coalesce((SELECT sum(s.processed + s.failed) FROM job_counter_shards s WHERE s.job_id = j.job_id), 0) AS n
+		FROM election_jobs j WHERE j.job_id IN (SELECT job_id FROM fenced)
+	)
+	SELECT f.job_id, f.chunk_no, f.attempts, f.state, u.max_attempts, u.n
+	FROM fenced f JOIN unsettled u USING (job_id)
 	LEFT JOIN (SELECT count(*) FROM counted) n ON true`
 
 // fenceAndSettle runs the fence and, when the broker can settle a batch in
