@@ -114,9 +114,9 @@ func TestFixtureBallotsValidate(t *testing.T) {
 // ballot: every direct share recomputed from the private guardian records, and every
 // compensated share and recovery key for the missing guardians recomputed from the
 // available guardians' decrypted backups, equal the published ones; the published proofs
-// verify (Combine checks each) and so do fresh ones (for the tally); combining gives the
-// published tally and value of every selection; coefficients.json is the Lagrange
-// coefficients of the available guardians.
+// verify (Combine checks each) and so do fresh ones; combining gives the published tally
+// and value of every selection, and each spoiled ballot's plaintext; coefficients.json is
+// the Lagrange coefficients of the available guardians.
 func TestFixtureDecryption(t *testing.T) {
 	for _, set := range fixtureSets {
 		t.Run(set, func(t *testing.T) {
@@ -196,6 +196,11 @@ func TestFixtureDecryption(t *testing.T) {
 					t.Fatal(err)
 				}
 				checkDecrypted(t, d, trustees, cts, pt)
+				fresh, err := d.Decrypt(pt.ObjectID, cts, ordered)
+				if err != nil {
+					t.Fatal(err)
+				}
+				checkSameValues(t, fresh, pt)
 				// The published plaintext is the voter's: every vote, placeholders filling
 				// each contest to its limit.
 				if p := plain[pt.ObjectID]; p == nil {
