@@ -166,9 +166,10 @@ func (w *worker) HandleChunk(ctx context.Context, d *queue.Delivery) error {
 }
 
 func (w *worker) commit(ctx context.Context, req commitReq, c claimOut, start time.Time, heapBefore uint64) error {
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-	defer cancel()
-	out, err := w.commits.do(cctx, req)
+	// The chunk's own context may be over (timeout, shutdown) while its
+	// outcome still has to be recorded; the commit loops stop only after
+	// every worker has returned.
+	out, err := w.commits.do(context.WithoutCancel(ctx), req)
 	if err != nil {
 		return fmt.Errorf("commit chunk %s/%d: %w", req.jobID, req.chunk, err)
 	}
