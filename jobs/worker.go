@@ -68,7 +68,9 @@ func (e *Engine) RunWorkers(ctx context.Context, cfg WorkerConfig) error {
 		<-hbDone
 	}()
 
-	if err := e.broker.Start(ctx, w, cfg.Concurrency); err != nil {
+	// The broker stops when told to, below, not when ctx ends: River would
+	// otherwise cancel running chunks at once, without the grace period.
+	if err := e.broker.Start(context.WithoutCancel(ctx), w, cfg.Concurrency); err != nil {
 		return fmt.Errorf("start %s broker: %w", e.broker.Name(), err)
 	}
 	e.log.Info("workers started", "broker", e.broker.Name(), "concurrency", cfg.Concurrency, "memory_budget", cfg.MemoryBudget)
