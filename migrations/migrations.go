@@ -230,4 +230,3 @@ func latestTallyq() (uint, error) {
 	sort.Slice(versions, func(i, j int) bool { return versions[i] < versions[j] })
 	return versions[len(versions)-1], nil
 }
-
