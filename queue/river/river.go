@@ -125,8 +125,12 @@ type chunkArgs struct {
 
 func (chunkArgs) Kind() string { return Kind }
 
+// chunkHooks is the hook list of every chunk job; River looks it up per job,
+// so it is built once. Nothing modifies it.
+var chunkHooks = []rivertype.Hook{&availableHook{}}
+
 // Hooks makes past scheduled_at keys insert as available (see availableHook).
-func (chunkArgs) Hooks() []rivertype.Hook { return []rivertype.Hook{&availableHook{}} }
+func (chunkArgs) Hooks() []rivertype.Hook { return chunkHooks }
 
 // availableHook marks a job whose scheduled_at is not in the future as
 // available. River marks every job with an explicit ScheduledAt as scheduled,
