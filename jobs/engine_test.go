@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -534,4 +535,98 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Fatalf("status %+v", s)
 	}
 	h.assertExact(job.JobID, 2)
+}
+
+// signalHandler is a slog handler that reports records with a given
+// message on a channel, so a test can wait for the engine to reach a point.
+type signalHandler struct {
+	slog.Handler
+	msg  string
+	seen chan struct{}
+	once *sync.Once
+}
+
+func (h signalHandler) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == h.msg {
+		h.once.Do(func() { close(h.seen) })
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h signalHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return signalHandler{h.Handler.WithAttrs(as), h.msg, h.seen, h.once}
+}
+
+// A worker whose heap is over its memory budget takes no new chunk until
+// the heap shrinks, then goes on.
+func TestMemoryBudgetHoldsNewChunks(t *testing.T) {
+	pool := testdb.New(t, testdb.WithMaxConns(20))
+	if _, err := pool.Exec(context.Background(), testTables); err != nil {
+		t.Fatal(err)
+	}
+	over := signalHandler{
+		Handler: slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}),
+		msg:     "memory budget exceeded; taking no new chunk until the heap shrinks",
+		seen:    make(chan struct{}),
+		once:    &sync.Once{},
+	}
+	cfg := testConfig()
+	cfg.Logger = slog.New(over)
+	broker, err := riverbroker.New(pool, testBrokerConfig(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := NewEngine(pool, broker, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu   sync.Mutex
+		held []byte
+	)
+	op := &sumOp{pool: pool, failUntil: map[int]int{}}
+	op.gate = func(ctx context.Context, c Chunk) error {
+		if c.Number == 0 { // a chunk whose result leaves 64 MiB live
+			buf := make([]byte, 64<<20)
+			for i := range buf {
+				buf[i] = byte(i)
+			}
+			mu.Lock()
+			held = buf
+			mu.Unlock()
+		}
+		return nil
+	}
+	if err := e.Register(op); err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, pool: pool, engine: e, op: op}
+	job := h.create(5)
+	runtime.GC()
+	budget := int64(liveHeap()) + 32<<20
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.RunWorkers(ctx, WorkerConfig{Concurrency: 1, MemoryBudget: budget}) }()
+	t.Cleanup(func() { cancel(); <-done })
+	select {
+	case <-over.seen:
+	case <-time.After(time.Minute):
+		t.Fatal("the worker never found its heap over the budget")
+	}
+	var claimed int
+	if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM job_chunks WHERE job_id = $1 AND attempts > 0`, job.JobID).Scan(&claimed); err != nil {
+		t.Fatal(err)
+	}
+	if claimed != 1 {
+		t.Fatalf("%d chunks claimed while over the budget, want only chunk 0", claimed)
+	}
+	mu.Lock()
+	held = nil
+	mu.Unlock()
+	s := h.waitTerminal(job.JobID, time.Minute)
+	if s.Status != StatusCompleted || s.ProcessedChunks != 5 {
+		t.Fatalf("status %+v", s)
+	}
+	h.assertExact(job.JobID, 5)
+	_ = held
 }
