@@ -51,25 +51,28 @@ const (
 	ChunkCancelled ChunkState = "cancelled"
 )
 
-// JobStatus is a job as clients see it. Its JSON is the seed frontend's
-// status response plus chunksPerSecond and etaSeconds.
+// JobStatus is a job as clients see it. Its JSON is exactly the seed
+// frontend's status response plus chunksPerSecond and etaSeconds.
 type JobStatus struct {
-	JobID           uuid.UUID       `json:"jobId"`
-	Status          Status          `json:"status"`
-	TotalChunks     int             `json:"totalChunks"`
-	ProcessedChunks int             `json:"processedChunks"`
-	FailedChunks    int             `json:"failedChunks"`
-	ProgressPercent float64         `json:"progressPercent"`
-	StartedAt       *time.Time      `json:"startedAt"`
-	CompletedAt     *time.Time      `json:"completedAt"`
-	ErrorMessage    *string         `json:"errorMessage"`
-	OperationType   string          `json:"operationType"`
-	ElectionID      *int64          `json:"electionId"`
-	ChunksPerSecond float64         `json:"chunksPerSecond"`
-	EtaSeconds      *float64        `json:"etaSeconds"`
-	CreatedAt       time.Time       `json:"createdAt"`
-	CreatedBy       string          `json:"createdBy"`
-	Metadata        json.RawMessage `json:"metadata,omitempty"`
+	JobID           uuid.UUID  `json:"jobId"`
+	Status          Status     `json:"status"`
+	TotalChunks     int        `json:"totalChunks"`
+	ProcessedChunks int        `json:"processedChunks"`
+	FailedChunks    int        `json:"failedChunks"`
+	ProgressPercent float64    `json:"progressPercent"`
+	StartedAt       *time.Time `json:"startedAt"`
+	CompletedAt     *time.Time `json:"completedAt"`
+	ErrorMessage    *string    `json:"errorMessage"`
+	OperationType   string     `json:"operationType"`
+	ElectionID      *int64     `json:"electionId"`
+	ChunksPerSecond float64    `json:"chunksPerSecond"`
+	EtaSeconds      *float64   `json:"etaSeconds"`
+
+	// The fields below are for the engine and operations; the status
+	// response carries exactly the fields above.
+	CreatedAt time.Time       `json:"-"`
+	CreatedBy string          `json:"-"`
+	Metadata  json.RawMessage `json:"-"`
 }
 
 // CreateParams describes a job to create.
