@@ -111,7 +111,12 @@ func newHarness(t *testing.T) *harness {
 // attach builds another engine (another "process") on the same database.
 func attach(t *testing.T, pool *pgxpool.Pool) *harness {
 	t.Helper()
-	cfg := testConfig()
+	return attachWith(t, pool, testConfig())
+}
+
+// attachWith is attach with an engine configuration of the test's own.
+func attachWith(t *testing.T, pool *pgxpool.Pool, cfg Config) *harness {
+	t.Helper()
 	broker, err := riverbroker.New(pool, testBrokerConfig(cfg))
 	if err != nil {
 		t.Fatal(err)
@@ -572,20 +577,12 @@ func TestMemoryBudgetHoldsNewChunks(t *testing.T) {
 	}
 	cfg := testConfig()
 	cfg.Logger = slog.New(over)
-	broker, err := riverbroker.New(pool, testBrokerConfig(cfg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := NewEngine(pool, broker, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := attachWith(t, pool, cfg)
 	var (
 		mu   sync.Mutex
 		held []byte
 	)
-	op := &sumOp{pool: pool, failUntil: map[int]int{}}
-	op.gate = func(ctx context.Context, c Chunk) error {
+	h.op.gate = func(ctx context.Context, c Chunk) error {
 		if c.Number == 0 { // a chunk whose result leaves 64 MiB live
 			buf := make([]byte, 64<<20)
 			for i := range buf {
@@ -597,16 +594,12 @@ func TestMemoryBudgetHoldsNewChunks(t *testing.T) {
 		}
 		return nil
 	}
-	if err := e.Register(op); err != nil {
-		t.Fatal(err)
-	}
-	h := &harness{t: t, pool: pool, engine: e, op: op}
 	job := h.create(5)
 	runtime.GC()
 	budget := int64(liveHeap()) + 32<<20
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- e.RunWorkers(ctx, WorkerConfig{Concurrency: 1, MemoryBudget: budget}) }()
+	go func() { done <- h.engine.RunWorkers(ctx, WorkerConfig{Concurrency: 1, MemoryBudget: budget}) }()
 	t.Cleanup(func() { cancel(); <-done })
 	select {
 	case <-over.seen:
