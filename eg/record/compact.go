@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -70,6 +71,7 @@ func AppendCompact(dst []byte, g *eg.Group, b *SubmittedBallot) ([]byte, error) 
 		return dst, errors.New("record: cannot encode a nil ballot compactly")
 	}
 	w := &compactWriter{compactBase: newCompactBase(g), buf: dst}
+	w.buf = slices.Grow(w.buf, w.lay.estimate(b))
 	w.buf = append(w.buf, CompactVersion)
 	w.buf = binary.AppendUvarint(w.buf, uint64(w.lay.pLen))
 	w.buf = binary.AppendUvarint(w.buf, uint64(w.lay.qLen))
@@ -85,7 +87,8 @@ func AppendCompact(dst []byte, g *eg.Group, b *SubmittedBallot) ([]byte, error) 
 // or q, a flag other than 0 or 1, a varint not in its shortest form, a string that is
 // not UTF-8 or a count more elements than the remaining bytes could hold is a
 // *CompactError naming the field and its offset. Whatever it accepts re-encodes to the
-// same bytes, and it allocates at most a small multiple of len(data).
+// same bytes. It allocates at most a small multiple of len(data), and the ballot does not
+// refer to data, which the caller may reuse.
 func DecodeCompact(g *eg.Group, data []byte) (*SubmittedBallot, error) {
 	r := &compactReader{compactBase: newCompactBase(g), data: data}
 	r.header()
@@ -104,6 +107,17 @@ func DecodeCompact(g *eg.Group, data []byte) (*SubmittedBallot, error) {
 type compactLayout struct {
 	p, q       *big.Int
 	pLen, qLen int
+}
+
+// estimate is about the size of b's encoding (its ids and usage strings taken as 64
+// bytes a selection or contest), so that encoding grows its buffer once.
+func (l *compactLayout) estimate(b *SubmittedBallot) int {
+	n := 64 + 4*l.qLen
+	for i := range b.Contests {
+		c := &b.Contests[i]
+		n += 64 + 4*l.pLen + 4*l.qLen + len(c.BallotSelections)*(64+6*l.pLen+7*l.qLen)
+	}
+	return n
 }
 
 // minSelectionBytes is the fewest bytes a selection takes (empty id, every option
@@ -443,13 +457,19 @@ func (r *compactReader) int(field string, v *int) {
 func (r *compactReader) str(field string, s *string) {
 	start := r.off
 	n := r.uvarint(field)
-	if r.err == nil && n > uint64(len(r.data)-r.off) {
-		r.fail(field, start, "string of %d bytes, only %d left", n, len(r.data)-r.off)
+	if r.err != nil {
+		return
 	}
-	b := r.bytes(field, int(min(n, uint64(len(r.data)))))
-	if r.err == nil && !utf8.Valid(b) {
+	if left := len(r.data) - r.off; n > uint64(left) {
+		r.fail(field, start, "string of %d bytes, only %d left", n, left)
+		return
+	}
+	b := r.data[r.off : r.off+int(n)]
+	if !utf8.Valid(b) {
 		r.fail(field, start, "string is not valid UTF-8")
+		return
 	}
+	r.off += len(b)
 	*s = string(b)
 }
 
