@@ -103,7 +103,6 @@ func (e *Engine) commitTx(ctx context.Context, reqs []commitReq) ([]bool, []uuid
 	applied := make([]bool, len(reqs))
 	var settling []uuid.UUID
 	err := pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error {
-		applied = make([]bool, len(reqs))
 		fenced, settled, err := e.fenceAndSettle(ctx, tx, reqs)
 		if err != nil {
 			return err
@@ -199,11 +198,11 @@ const fenceSQL = `
 func (e *Engine) fenceAndSettle(ctx context.Context, tx pgx.Tx, reqs []commitReq) (fenceResult, bool, error) {
 	bs, batched := e.broker.(queue.BatchSettler)
 	if !batched || len(reqs) == 1 {
-		res, err := e.fence(ctx, tx, tx.Query, reqs)
+		res, err := e.fence(ctx, tx.Query, reqs)
 		return res, false, err
 	}
 	b := &pgx.Batch{}
-	e.queueFence(ctx, b, reqs)
+	b.Queue(fenceSQL, e.fenceArgs(ctx, reqs)...)
 	ds := make([]*queue.Delivery, len(reqs))
 	for i, r := range reqs {
 		ds[i] = r.delivery
@@ -211,7 +210,7 @@ func (e *Engine) fenceAndSettle(ctx context.Context, tx pgx.Tx, reqs []commitReq
 	bs.QueueSettle(b, ds)
 	br := tx.SendBatch(ctx, b)
 	defer br.Close()
-	res, err := e.fence(ctx, tx, func(context.Context, string, ...any) (pgx.Rows, error) { return br.Query() }, reqs)
+	res, err := e.fence(ctx, func(context.Context, string, ...any) (pgx.Rows, error) { return br.Query() }, reqs)
 	if err != nil {
 		return res, false, err
 	}
@@ -219,11 +218,6 @@ func (e *Engine) fenceAndSettle(ctx context.Context, tx pgx.Tx, reqs []commitReq
 		return res, false, fmt.Errorf("settle %d deliveries: %w", len(ds), err)
 	}
 	return res, true, br.Close()
-}
-
-// queueFence adds the fence statement to b.
-func (e *Engine) queueFence(ctx context.Context, b *pgx.Batch, reqs []commitReq) {
-	b.Queue(fenceSQL, e.fenceArgs(ctx, reqs)...)
 }
 
 func (e *Engine) fenceArgs(ctx context.Context, reqs []commitReq) []any {
@@ -254,7 +248,7 @@ func (e *Engine) fenceArgs(ctx context.Context, reqs []commitReq) []any {
 }
 
 // fence runs the fence statement through query and reads what it returns.
-func (e *Engine) fence(ctx context.Context, _ pgx.Tx, query func(context.Context, string, ...any) (pgx.Rows, error), reqs []commitReq) (fenceResult, error) {
+func (e *Engine) fence(ctx context.Context, query func(context.Context, string, ...any) (pgx.Rows, error), reqs []commitReq) (fenceResult, error) {
 	res := fenceResult{chunks: map[chunkKey]fencedChunk{}}
 	rows, err := query(ctx, fenceSQL, e.fenceArgs(ctx, reqs)...)
 	if err != nil {

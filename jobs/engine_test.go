@@ -623,3 +623,28 @@ func TestMemoryBudgetHoldsNewChunks(t *testing.T) {
 	h.assertExact(job.JobID, 5)
 	_ = held
 }
+
+// The maintenance loop settles a job whose last commit never settled it
+// (its process died in between): here, a job with no chunks created inside a
+// caller's transaction, which nothing else finalizes.
+func TestMaintenanceSettlesUnsettledJobs(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	var job JobStatus
+	if err := pgx.BeginFunc(ctx, h.pool, func(tx pgx.Tx) error {
+		var err error
+		job, err = h.engine.CreateJobTx(ctx, tx, CreateParams{OperationType: sumOpType, CreatedBy: "test"})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if job.Status != StatusQueued {
+		t.Fatalf("created %+v", job)
+	}
+	if err := h.engine.maintain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s := h.status(job.JobID); s.Status != StatusCompleted || h.completions(job.JobID) != 1 {
+		t.Fatalf("after a maintenance pass: %+v, %d completions", s, h.completions(job.JobID))
+	}
+}

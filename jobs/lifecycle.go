@@ -197,10 +197,11 @@ func (e *Engine) Retry(ctx context.Context, id uuid.UUID, by string) (JobStatus,
 	return e.Status(ctx, id)
 }
 
-// settleReady finalizes those of the given jobs whose chunks are all settled.
+// settleReady finalizes those of the given jobs (nil: of all active jobs)
+// whose chunks are all settled.
 func (e *Engine) settleReady(ctx context.Context, ids []uuid.UUID) error {
 	rows, err := e.pool.Query(ctx, `SELECT j.job_id`+statusFrom+`
-		WHERE j.job_id = ANY($1) AND j.status IN ('QUEUED', 'IN_PROGRESS')
+		WHERE ($1::uuid[] IS NULL OR j.job_id = ANY($1)) AND j.status IN ('QUEUED', 'IN_PROGRESS')
 		AND j.processed_chunks + j.failed_chunks + coalesce(s.processed, 0) + coalesce(s.failed, 0) >= j.total_chunks`, ids)
 	if err != nil {
 		return fmt.Errorf("check settled jobs: %w", err)

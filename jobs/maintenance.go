@@ -141,16 +141,5 @@ func (e *Engine) expireLeases(ctx context.Context) error {
 
 // settleAll finalizes every active job whose chunks are all settled.
 func (e *Engine) settleAll(ctx context.Context) error {
-	rows, err := e.pool.Query(ctx, `SELECT job_id FROM election_jobs WHERE status IN ('QUEUED', 'IN_PROGRESS')`)
-	if err != nil {
-		return fmt.Errorf("list active jobs: %w", err)
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
-	if err != nil {
-		return fmt.Errorf("list active jobs: %w", err)
-	}
-	if len(ids) == 0 {
-		return nil
-	}
-	return e.settleReady(ctx, ids)
+	return e.settleReady(ctx, nil)
 }

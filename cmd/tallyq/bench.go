@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/tallyq/tallyq/bench"
@@ -106,23 +107,18 @@ func printQueueResult(e *env, r bench.QueueResult) {
 }
 
 func cpuCosts(cs []bench.CPUCost) string {
-	s := ""
-	for i, c := range cs {
-		if i > 0 {
-			s += ", "
-		}
-		s += fmt.Sprintf("%.0f+%.0f", c.SelfMicros, c.PostgresMicros)
-	}
-	return s
+	return join(cs, ", ", func(c bench.CPUCost) string { return fmt.Sprintf("%.0f+%.0f", c.SelfMicros, c.PostgresMicros) })
 }
 
 func rates(xs []float64) string {
-	s := ""
+	return join(xs, " ", func(x float64) string { return fmt.Sprintf("%.0f", x) })
+}
+
+// join formats each element of xs and joins them with sep.
+func join[T any](xs []T, sep string, format func(T) string) string {
+	parts := make([]string, len(xs))
 	for i, x := range xs {
-		if i > 0 {
-			s += " "
-		}
-		s += fmt.Sprintf("%.0f", x)
+		parts[i] = format(x)
 	}
-	return s
+	return strings.Join(parts, sep)
 }
