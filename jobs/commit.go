@@ -184,7 +184,7 @@ const fenceSQL = `
 		RETURNING job_id
 	)
 	, unsettled AS (
-		SELECT j.job_id, j.max_attempts, j.total_chunks - j.processed_chunks - j.failed_chunks
+		SELECT j.job_id, j.max_attempts, j.released_chunks - j.processed_chunks - j.failed_chunks
 			- coalesce((SELECT sum(s.processed + s.failed) FROM job_counter_shards s WHERE s.job_id = j.job_id), 0) AS n
 		FROM election_jobs j WHERE j.job_id IN (SELECT job_id FROM fenced)
 	)

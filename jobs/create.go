@@ -49,6 +49,10 @@ func (e *Engine) CreateJobTx(ctx context.Context, tx pgx.Tx, p CreateParams) (Jo
 	if p.TotalChunks < 0 || p.TotalChunks > MaxChunks {
 		return JobStatus{}, fmt.Errorf("%w: totalChunks must be between 0 and %d, got %d", ErrInvalid, MaxChunks, p.TotalChunks)
 	}
+	stageEnds, released, err := stageBounds(p.Stages, p.TotalChunks)
+	if err != nil {
+		return JobStatus{}, err
+	}
 	maxAttempts := p.MaxAttempts
 	if maxAttempts <= 0 {
 		maxAttempts = e.cfg.MaxAttempts
@@ -62,16 +66,17 @@ func (e *Engine) CreateJobTx(ctx context.Context, tx pgx.Tx, p CreateParams) (Jo
 		return JobStatus{}, fmt.Errorf("new job id: %w", err)
 	}
 	if _, err := tx.Exec(ctx, `
-		INSERT INTO election_jobs (job_id, election_id, operation_type, total_chunks, max_attempts, created_by, metadata)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		id, p.ElectionID, p.OperationType, p.TotalChunks, maxAttempts, p.CreatedBy, metadata); err != nil {
+		INSERT INTO election_jobs (job_id, election_id, operation_type, total_chunks, max_attempts, created_by, metadata,
+			stage_ends, released_chunks)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		id, p.ElectionID, p.OperationType, p.TotalChunks, maxAttempts, p.CreatedBy, metadata, stageEnds, released); err != nil {
 		return JobStatus{}, fmt.Errorf("insert job: %w", err)
 	}
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"job_chunks"}, []string{"job_id", "chunk_no"},
 		pgx.CopyFromSlice(p.TotalChunks, func(i int) ([]any, error) { return []any{id, i}, nil })); err != nil {
 		return JobStatus{}, fmt.Errorf("insert %d chunks: %w", p.TotalChunks, err)
 	}
-	if err := e.enqueueRange(ctx, tx, id, p.OperationType, 0, p.TotalChunks); err != nil {
+	if err := e.enqueueRange(ctx, tx, id, p.OperationType, 0, released); err != nil {
 		return JobStatus{}, err
 	}
 	e.log.Info("job created", "job_id", id, "operation", p.OperationType, "chunks", p.TotalChunks, "created_by", p.CreatedBy)
@@ -91,4 +96,27 @@ func (e *Engine) enqueueRange(ctx context.Context, tx pgx.Tx, id uuid.UUID, op s
 		}
 	}
 	return nil
+}
+
+// stageBounds turns stage sizes into each stage's end chunk number and the
+// end of the first non-empty stage, which is released at creation.
+func stageBounds(stages []int, total int) (ends []int, released int, err error) {
+	if len(stages) == 0 {
+		return []int{}, total, nil
+	}
+	sum := 0
+	for i, n := range stages {
+		if n < 0 || n > MaxChunks {
+			return nil, 0, fmt.Errorf("%w: stage %d has %d chunks; a stage has 0 to %d", ErrInvalid, i, n, MaxChunks)
+		}
+		sum += n
+		ends = append(ends, sum)
+		if released == 0 {
+			released = sum
+		}
+	}
+	if sum != total {
+		return nil, 0, fmt.Errorf("%w: stages add up to %d chunks, but totalChunks is %d", ErrInvalid, sum, total)
+	}
+	return ends, released, nil
 }

@@ -73,6 +73,11 @@ type JobStatus struct {
 	CreatedAt time.Time       `json:"-"`
 	CreatedBy string          `json:"-"`
 	Metadata  json.RawMessage `json:"-"`
+
+	// released is how many chunks have been enqueued (the end of the
+	// stages released so far); stageEnds is each stage's end chunk number.
+	released  int
+	stageEnds []int
 }
 
 // CreateParams describes a job to create.
@@ -89,6 +94,10 @@ type CreateParams struct {
 	Metadata json.RawMessage
 	// MaxAttempts overrides the engine's default when positive.
 	MaxAttempts int
+	// Stages splits the chunks, in number order, into stages of the given
+	// sizes (summing to TotalChunks): a stage's chunks are enqueued only
+	// when every chunk before them is done. Empty means one stage.
+	Stages []int
 }
 
 // ListParams filters and pages List.

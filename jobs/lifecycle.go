@@ -39,7 +39,7 @@ func (e *Engine) finalize(ctx context.Context, id uuid.UUID) error {
 		if err != nil {
 			return err
 		}
-		if s.Status.Terminal() || s.ProcessedChunks+s.FailedChunks < s.TotalChunks {
+		if s.Status.Terminal() || s.ProcessedChunks+s.FailedChunks < s.released {
 			return nil
 		}
 		if _, err := tx.Exec(ctx, foldCounters, id); err != nil {
@@ -47,6 +47,9 @@ func (e *Engine) finalize(ctx context.Context, id uuid.UUID) error {
 		}
 		if s.FailedChunks > 0 {
 			return e.markFailed(ctx, tx, s)
+		}
+		if s.released < s.TotalChunks {
+			return e.releaseStage(ctx, tx, s)
 		}
 		return e.complete(ctx, tx, s)
 	})
@@ -159,9 +162,12 @@ func (e *Engine) Retry(ctx context.Context, id uuid.UUID, by string) (JobStatus,
 		if _, err := tx.Exec(ctx, foldCounters, id); err != nil {
 			return fmt.Errorf("fold counters of job %s: %w", id, err)
 		}
-		rows, err := tx.Query(ctx, `UPDATE job_chunks SET state = 'pending', attempts = 0, claim = NULL,
+		// Chunks of stages not yet released go back to pending but wait
+		// for their stage.
+		rows, err := tx.Query(ctx, `WITH reset AS (UPDATE job_chunks SET state = 'pending', attempts = 0, claim = NULL,
 			lease_until = NULL, not_before = NULL, finished_at = NULL
-			WHERE job_id = $1 AND state IN ('failed', 'cancelled') RETURNING chunk_no`, id)
+			WHERE job_id = $1 AND state IN ('failed', 'cancelled') RETURNING chunk_no)
+			SELECT chunk_no FROM reset WHERE chunk_no < $2`, id, s.released)
 		if err != nil {
 			return fmt.Errorf("reset chunks of job %s: %w", id, err)
 		}
@@ -202,7 +208,7 @@ func (e *Engine) Retry(ctx context.Context, id uuid.UUID, by string) (JobStatus,
 func (e *Engine) settleReady(ctx context.Context, ids []uuid.UUID) error {
 	rows, err := e.pool.Query(ctx, `SELECT j.job_id`+statusFrom+`
 		WHERE ($1::uuid[] IS NULL OR j.job_id = ANY($1)) AND j.status IN ('QUEUED', 'IN_PROGRESS')
-		AND j.processed_chunks + j.failed_chunks + coalesce(s.processed, 0) + coalesce(s.failed, 0) >= j.total_chunks`, ids)
+		AND j.processed_chunks + j.failed_chunks + coalesce(s.processed, 0) + coalesce(s.failed, 0) >= j.released_chunks`, ids)
 	if err != nil {
 		return fmt.Errorf("check settled jobs: %w", err)
 	}
@@ -217,4 +223,25 @@ func (e *Engine) settleReady(ctx context.Context, ids []uuid.UUID) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// releaseStage enqueues the next non-empty stage of a job whose released
+// chunks are all done.
+func (e *Engine) releaseStage(ctx context.Context, tx pgx.Tx, s JobStatus) error {
+	next := s.TotalChunks
+	for _, end := range s.stageEnds {
+		if end > s.released {
+			next = end
+			break
+		}
+	}
+	if _, err := tx.Exec(ctx, `UPDATE election_jobs SET released_chunks = $2, updated_at = now() WHERE job_id = $1`,
+		s.JobID, next); err != nil {
+		return fmt.Errorf("release chunks %d-%d of job %s: %w", s.released, next-1, s.JobID, err)
+	}
+	if err := e.enqueueRange(ctx, tx, s.JobID, s.OperationType, s.released, next); err != nil {
+		return err
+	}
+	e.log.Info("job stage released", "job_id", s.JobID, "operation", s.OperationType, "from_chunk", s.released, "to_chunk", next-1)
+	return notifyStatus(ctx, tx, s.JobID)
 }

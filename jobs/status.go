@@ -20,7 +20,7 @@ const statusColumns = `
 	j.processed_chunks + coalesce(s.processed, 0),
 	j.failed_chunks + coalesce(s.failed, 0),
 	j.started_at, j.completed_at, j.error_message, j.operation_type,
-	j.election_id, j.created_at, j.created_by, j.metadata, now()`
+	j.election_id, j.created_at, j.created_by, j.metadata, j.released_chunks, j.stage_ends, now()`
 
 const statusFrom = `
 	FROM election_jobs j
@@ -42,7 +42,7 @@ func scanStatus(row pgx.Row) (JobStatus, error) {
 	)
 	err := row.Scan(&s.JobID, &s.Status, &s.TotalChunks, &s.ProcessedChunks, &s.FailedChunks,
 		&s.StartedAt, &s.CompletedAt, &s.ErrorMessage, &s.OperationType,
-		&s.ElectionID, &s.CreatedAt, &s.CreatedBy, &s.Metadata, &now)
+		&s.ElectionID, &s.CreatedAt, &s.CreatedBy, &s.Metadata, &s.released, &s.stageEnds, &now)
 	if err != nil {
 		return s, err
 	}
