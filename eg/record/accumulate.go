@@ -1,6 +1,7 @@
 package record
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/tallyq/tallyq/eg"
@@ -160,4 +161,66 @@ func (e *Election) TallyFromRecord(r *CiphertextTally) (*Tally, error) {
 		}
 	}
 	return t, nil
+}
+
+// AppendBinary appends the tally's ciphertexts to dst: every selection of every contest
+// in manifest order, α then β, each as Group.PByteLen big-endian bytes. MergeBinary reads
+// it back; tallyq stores a chunk's subtotal this way.
+func (t *Tally) AppendBinary(dst []byte) []byte {
+	n := t.e.Group.PByteLen()
+	for _, c := range t.e.Manifest.Contests {
+		for _, ct := range t.sums[c.ObjectID] {
+			dst = appendFixed(dst, ct.Pad.Bytes(), n)
+			dst = appendFixed(dst, ct.Data.Bytes(), n)
+		}
+	}
+	return dst
+}
+
+func appendFixed(dst, b []byte, width int) []byte {
+	for range width - len(b) {
+		dst = append(dst, 0)
+	}
+	return append(dst, b...)
+}
+
+// MergeBinary multiplies a tally that AppendBinary encoded for the same election into t.
+// It checks the length and that every value is below p, but not subgroup membership: it
+// is for subtotals computed by this program from validated ballots, not for input from
+// outside (use TallyFromRecord for that).
+func (t *Tally) MergeBinary(data []byte) error {
+	g := t.e.Group
+	n := g.PByteLen()
+	want := 0
+	for _, c := range t.e.Manifest.Contests {
+		want += 2 * n * len(t.sums[c.ObjectID])
+	}
+	if len(data) != want {
+		return fmt.Errorf("encoded tally has %d bytes, the manifest's selections need %d", len(data), want)
+	}
+	off := 0
+	next := func() (eg.ElementModP, error) {
+		x, err := g.ElementModPFromBytes(data[off : off+n])
+		off += n
+		return x, err
+	}
+	for _, c := range t.e.Manifest.Contests {
+		cts := t.sums[c.ObjectID]
+		for i := range cts {
+			pad, err1 := next()
+			d, err2 := next()
+			if err := errors.Join(err1, err2); err != nil {
+				return fmt.Errorf("encoded tally: contest %s selection %d: %w", c.ObjectID, i, err)
+			}
+			cts[i] = g.AddCiphertexts(cts[i], eg.Ciphertext{Pad: pad, Data: d})
+		}
+	}
+	return nil
+}
+
+// AddCounts adds to the tally's cast and spoiled counts, for a tally merged from
+// encoded subtotals, which do not carry them.
+func (t *Tally) AddCounts(cast, spoiled int) {
+	t.cast += cast
+	t.spoiled += spoiled
 }

@@ -61,3 +61,43 @@ func TestTallyFromRecordRejects(t *testing.T) {
 		}
 	}
 }
+
+// TestTallyBinaryRoundTrip: subtotals encoded with AppendBinary and merged with
+// MergeBinary give the tally of all their ballots; a wrong length or a value not
+// below p is refused.
+func TestTallyBinaryRoundTrip(t *testing.T) {
+	gen := generatedElection(t)
+	e := gen.election
+	ballots, _, _ := encryptBallots(t, gen, 6, 7)
+	whole, a, b := e.NewTally(), e.NewTally(), e.NewTally()
+	for i, bl := range ballots {
+		if err := whole.Add(bl); err != nil {
+			t.Fatal(err)
+		}
+		part := a
+		if i%2 == 1 {
+			part = b
+		}
+		if err := part.Add(bl); err != nil {
+			t.Fatal(err)
+		}
+	}
+	merged := e.NewTally()
+	for _, part := range []*Tally{a, b} {
+		if err := merged.MergeBinary(part.AppendBinary(nil)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, want := mustMarshal(t, merged.Record("t")), mustMarshal(t, whole.Record("t")); string(got) != string(want) {
+		t.Fatal("merged encoded subtotals differ from the tally of all ballots")
+	}
+	enc := a.AppendBinary(nil)
+	if err := merged.MergeBinary(enc[1:]); err == nil || !strings.Contains(err.Error(), "bytes, the manifest's selections need") {
+		t.Errorf("short encoding: %v", err)
+	}
+	n := gen.g.PByteLen()
+	copy(enc[:n], appendFixed(nil, gen.g.P().Bytes(), n))
+	if err := merged.MergeBinary(enc); err == nil {
+		t.Error("a value equal to p was accepted")
+	}
+}

@@ -80,6 +80,16 @@ func (e *Election) ValidateBallot(b *SubmittedBallot) error {
 	return pb.contestProofs(e)
 }
 
+// CheckStructure makes every check of ValidateBallot except the proofs' equations and
+// subgroup membership: no nonce, manifest hash, style, contests and selections with
+// their description hashes, every value in range, the crypto hashes, code and
+// challenges. It is cheap (hashes, no exponentiation), so it suits checking ballots as
+// they arrive; ValidateBallot makes the rest.
+func (e *Election) CheckStructure(b *SubmittedBallot) error {
+	_, err := e.prepareBallot(b)
+	return err
+}
+
 // selectionFailure names why a selection's proof failed. The proof's verification checks
 // that α and β are in the order-q subgroup (the batched one for all proofs at once), so
 // the subgroup is tested separately only to name a failure.
