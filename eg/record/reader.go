@@ -37,14 +37,23 @@ const (
 // Decode parses one JSON document into v, rejecting trailing data and documents larger
 // than MaxDocumentBytes.
 func Decode(r io.Reader, v any) error {
-	data, err := io.ReadAll(io.LimitReader(r, MaxDocumentBytes+1))
+	data, err := readDocument(r)
 	if err != nil {
 		return err
 	}
-	if len(data) > MaxDocumentBytes {
-		return fmt.Errorf("document is larger than %d bytes", MaxDocumentBytes)
-	}
 	return unmarshal(data, v)
+}
+
+// readDocument reads all of r, refusing more than MaxDocumentBytes.
+func readDocument(r io.Reader) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, MaxDocumentBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxDocumentBytes {
+		return nil, fmt.Errorf("document is larger than %d bytes", MaxDocumentBytes)
+	}
+	return data, nil
 }
 
 func unmarshal(data []byte, v any) error {
@@ -237,26 +246,43 @@ func DecodeBallots(r io.Reader) iter.Seq2[*SubmittedBallot, error] {
 // DecodeNDJSON yields the JSON documents of an NDJSON stream one at a time.
 func DecodeNDJSON[T any](r io.Reader) iter.Seq2[*T, error] {
 	return func(yield func(*T, error) bool) {
-		br := bufio.NewReaderSize(r, 64<<10)
-		for line := 1; ; line++ {
-			data, err := readLine(br)
-			if len(bytes.TrimSpace(data)) > 0 {
-				var v T
-				if derr := unmarshal(data, &v); derr != nil {
-					if !yield(nil, fmt.Errorf("line %d: %w", line, derr)) {
-						return
-					}
-				} else if !yield(&v, nil) {
-					return
+		err := ScanNDJSON(r, func(line int, data []byte) error {
+			var v T
+			if derr := unmarshal(data, &v); derr != nil {
+				if !yield(nil, fmt.Errorf("line %d: %w", line, derr)) {
+					return errStopScan
 				}
+			} else if !yield(&v, nil) {
+				return errStopScan
 			}
-			if errors.Is(err, io.EOF) {
-				return
+			return nil
+		})
+		if err != nil && !errors.Is(err, errStopScan) {
+			yield(nil, err)
+		}
+	}
+}
+
+var errStopScan = errors.New("scan stopped")
+
+// ScanNDJSON calls fn with every non-blank line of an NDJSON stream and its line number
+// (from 1), the line's bytes valid only during the call. It stops at fn's first error,
+// which it returns, or at a read error or a line over MaxDocumentBytes, which it returns
+// naming the line.
+func ScanNDJSON(r io.Reader, fn func(line int, data []byte) error) error {
+	br := bufio.NewReaderSize(r, 64<<10)
+	for line := 1; ; line++ {
+		data, err := readLine(br)
+		if len(bytes.TrimSpace(data)) > 0 {
+			if ferr := fn(line, data); ferr != nil {
+				return ferr
 			}
-			if err != nil {
-				yield(nil, fmt.Errorf("line %d: %w", line, err))
-				return
-			}
+		}
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("line %d: %w", line, err)
 		}
 	}
 }
