@@ -92,15 +92,15 @@ func (s *Service) Info(ctx context.Context, id int64) (*Info, error) {
 
 // Results are an election's decrypted results (GET /api/elections/{id}/results).
 type Results struct {
-	ElectionID int64 `json:"electionId"`
+	ElectionID int64  `json:"electionId"`
 	Name       string `json:"name"`
 	// BallotsCast counts the cast ballots in the tally; BallotsSpoiled the
 	// valid spoiled ballots; BallotsInvalid those the tally rejected.
-	BallotsCast    int64            `json:"ballotsCast"`
-	BallotsSpoiled int64            `json:"ballotsSpoiled"`
-	BallotsInvalid int64            `json:"ballotsInvalid"`
-	Contests       []ContestResult  `json:"contests"`
-	SpoiledBallots []SpoiledBallot  `json:"spoiledBallots"`
+	BallotsCast    int64           `json:"ballotsCast"`
+	BallotsSpoiled int64           `json:"ballotsSpoiled"`
+	BallotsInvalid int64           `json:"ballotsInvalid"`
+	Contests       []ContestResult `json:"contests"`
+	SpoiledBallots []SpoiledBallot `json:"spoiledBallots"`
 }
 
 // ContestResult is one contest's decrypted tally.
