@@ -5,6 +5,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -56,6 +57,12 @@ type Config struct {
 	MaxJSONBody int64
 	// ReadyTimeout bounds the readiness check; 0 means DefaultReadyTimeout.
 	ReadyTimeout time.Duration
+	// Elections is the election pipeline; nil leaves its routes out.
+	Elections ElectionService
+	// MaxBallotUpload caps one ballot upload; 0 means DefaultMaxBallotUpload.
+	MaxBallotUpload int64
+	// MaxImport caps an uploaded election record; 0 means DefaultMaxImport.
+	MaxImport int64
 }
 
 // server holds what the handlers share.
@@ -65,6 +72,10 @@ type server struct {
 	maxJSONBody  int64
 	readyTimeout time.Duration
 	mux          *chi.Mux
+
+	elections       ElectionService
+	maxBallotUpload int64
+	maxImport       int64
 }
 
 // New returns the HTTP handler of the API.
@@ -85,6 +96,10 @@ func New(cfg Config) (http.Handler, error) {
 		maxJSONBody:  cfg.MaxJSONBody,
 		readyTimeout: cfg.ReadyTimeout,
 		mux:          chi.NewRouter(),
+
+		elections:       cfg.Elections,
+		maxBallotUpload: cmp.Or(cfg.MaxBallotUpload, DefaultMaxBallotUpload),
+		maxImport:       cmp.Or(cfg.MaxImport, DefaultMaxImport),
 	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
@@ -121,6 +136,12 @@ func (s *server) routes(auth Authenticator) {
 			r.With(s.limitBody(s.maxJSONBody)).Post("/{jobId}/cancel", s.handle(s.cancelJob))
 			r.With(s.limitBody(s.maxJSONBody)).Post("/{jobId}/retry", s.handle(s.retryJob))
 		})
+		if s.elections != nil {
+			r.Group(func(r chi.Router) {
+				r.Use(s.requireRole(RoleAdmin))
+				s.electionRoutes(r)
+			})
+		}
 	})
 }
 

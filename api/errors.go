@@ -9,7 +9,9 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/tallyq/tallyq/internal/archive"
 	"github.com/tallyq/tallyq/jobs"
+	"github.com/tallyq/tallyq/jobs/election"
 )
 
 // Error codes of the JSON error body. Clients branch on these, not on messages.
@@ -28,6 +30,7 @@ const (
 	CodeUnsupportedMediaType = "unsupported_media_type"
 	CodeInternal             = "internal"
 	CodeNotReady             = "not_ready"
+	CodeNoSecretKey          = "no_secret_key"
 )
 
 // Error is an API error: the HTTP status and the body
@@ -74,6 +77,14 @@ func toAPIError(err error) *Error {
 		return &Error{Status: http.StatusNotFound, Code: CodeJobNotFound, Message: err.Error()}
 	case errors.Is(err, jobs.ErrConflict):
 		return &Error{Status: http.StatusConflict, Code: CodeConflict, Message: err.Error()}
+	case errors.Is(err, election.ErrNotFound):
+		return &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: err.Error()}
+	case errors.Is(err, election.ErrConflict):
+		return &Error{Status: http.StatusConflict, Code: CodeConflict, Message: err.Error()}
+	case errors.Is(err, election.ErrNoSecretKey):
+		return &Error{Status: http.StatusConflict, Code: CodeNoSecretKey, Message: err.Error()}
+	case errors.Is(err, election.ErrInvalid), errors.Is(err, archive.ErrInvalid):
+		return &Error{Status: http.StatusBadRequest, Code: CodeBadRequest, Message: err.Error()}
 	case errors.Is(err, jobs.ErrInvalid), errors.Is(err, jobs.ErrUnknownOperation):
 		return &Error{Status: http.StatusBadRequest, Code: CodeBadRequest, Message: err.Error()}
 	}

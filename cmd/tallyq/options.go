@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tallyq/tallyq/api"
+	"github.com/tallyq/tallyq/jobs/election"
 )
 
 // Defaults of the flags shared by several commands.
@@ -16,6 +17,7 @@ const (
 	defaultShutdownGrace = 30 * time.Second
 	defaultHTTPAddr      = ":8080"
 	defaultServeWorkers  = 2
+	maxChunkSize         = 100_000
 )
 
 // dbOptions are the flags of every command that talks to the database.
@@ -64,6 +66,7 @@ type engineOptions struct {
 	memoryBudget  byteSize
 	maxAttempts   int
 	shutdownGrace time.Duration
+	chunkSize     int
 }
 
 func (o *engineOptions) register(fs *flagSet) {
@@ -78,6 +81,8 @@ func (o *engineOptions) register(fs *flagSet) {
 		"attempts per chunk before it is failed")
 	fs.DurationEnv(&o.shutdownGrace, "shutdown-grace", "TALLYQ_SHUTDOWN_GRACE", defaultShutdownGrace,
 		"on SIGTERM, how long in-flight chunks and requests may finish before they are released")
+	fs.IntEnv(&o.chunkSize, "chunk-size", "TALLYQ_CHUNK_SIZE", election.DefaultChunkSize,
+		"ballots per tally chunk of the elections this process imports or creates")
 }
 
 func (o *engineOptions) validate() error {
@@ -92,6 +97,9 @@ func (o *engineOptions) validate() error {
 	}
 	if o.maxAttempts < 1 {
 		return usagef("--max-attempts must be at least 1, got %d", o.maxAttempts)
+	}
+	if o.chunkSize < 1 || o.chunkSize > maxChunkSize {
+		return usagef("--chunk-size must be from 1 to %d, got %d", maxChunkSize, o.chunkSize)
 	}
 	if o.shutdownGrace <= 0 {
 		return usagef("--shutdown-grace must be positive, got %s", o.shutdownGrace)

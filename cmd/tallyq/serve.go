@@ -33,6 +33,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	}
 	handler, err := api.New(api.Config{
 		Jobs:       svc.engine,
+		Elections:  svc.elections,
 		AdminToken: opts.adminToken,
 		Logger:     logger.With("component", "http"),
 	})

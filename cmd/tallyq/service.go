@@ -10,7 +10,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/tallyq/tallyq/internal/seal"
 	"github.com/tallyq/tallyq/jobs"
+	"github.com/tallyq/tallyq/jobs/election"
 	"github.com/tallyq/tallyq/migrations"
 	riverbroker "github.com/tallyq/tallyq/queue/river"
 )
@@ -19,8 +21,9 @@ import (
 type service struct {
 	logger *slog.Logger
 	pool   *pgxpool.Pool
-	engine *jobs.Engine
-	opts   engineOptions
+	engine    *jobs.Engine
+	elections *election.Service
+	opts      engineOptions
 }
 
 // startService connects to the database, refuses a schema that is not
@@ -49,7 +52,30 @@ func startService(ctx context.Context, logger *slog.Logger, opts engineOptions, 
 	if err != nil {
 		return nil, err
 	}
-	return &service{logger: logger, pool: pool, engine: engine, opts: opts}, nil
+	key, err := secretKey(logger)
+	if err != nil {
+		return nil, err
+	}
+	elections, err := election.New(pool, engine, election.Config{ChunkSize: opts.chunkSize, SecretKey: key,
+		Logger: logger.With("component", "election")})
+	if err != nil {
+		return nil, err
+	}
+	return &service{logger: logger, pool: pool, engine: engine, elections: elections, opts: opts}, nil
+}
+
+// secretKey reads TALLYQ_SECRET_KEY, which seals guardian secrets. Without
+// it the service runs, but server-side decryption is refused.
+func secretKey(logger *slog.Logger) (*seal.Key, error) {
+	key, err := seal.KeyFromEnv()
+	if errors.Is(err, seal.ErrNoKey) {
+		logger.Warn("no " + seal.EnvVar + ": server-side guardian decryption is disabled (guardians can still decrypt offline)")
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &key, nil
 }
 
 // setMemoryLimit makes the Go runtime collect harder as the heap nears the
