@@ -19,8 +19,8 @@ import (
 
 // service is a running job engine: what serve and worker share.
 type service struct {
-	logger *slog.Logger
-	pool   *pgxpool.Pool
+	logger    *slog.Logger
+	pool      *pgxpool.Pool
 	engine    *jobs.Engine
 	elections *election.Service
 	opts      engineOptions
