@@ -39,7 +39,7 @@ const (
 // ElectionService is what the API needs of the election pipeline;
 // *election.Service implements it.
 type ElectionService interface {
-	ImportFolder(ctx context.Context, fsys fs.FS, createdBy string) (*election.ImportResult, error)
+	ImportFolder(ctx context.Context, fsys fs.FS, opts election.ImportOptions) (*election.ImportResult, error)
 	IngestBallots(ctx context.Context, electionID int64, r io.Reader) (*election.IngestReport, error)
 	StartTally(ctx context.Context, electionID int64, by string) (election.Started, error)
 	StartDecryption(ctx context.Context, electionID int64, guardianID string, privateRecord []byte, by string) (election.Started, error)
@@ -230,7 +230,7 @@ func (s *server) importElection(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.elections.ImportFolder(r.Context(), os.DirFS(root), caller(r))
+	res, err := s.elections.ImportFolder(r.Context(), os.DirFS(root), election.ImportOptions{CreatedBy: caller(r)})
 	if err != nil {
 		return err
 	}

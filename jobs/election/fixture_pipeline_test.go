@@ -33,7 +33,7 @@ func runFixture(t *testing.T, set string, chunkSize int) {
 	priv := fixtures.Private(t, set)
 	h := newHarness(t, harnessOptions{chunkSize: chunkSize})
 	ctx := context.Background()
-	imp, err := h.svc.ImportFolder(ctx, os.DirFS(pub), "test")
+	imp, err := h.svc.ImportFolder(ctx, os.DirFS(pub), ImportOptions{CreatedBy: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,10 +21,19 @@ type Definition struct {
 	Context   *record.Context
 	Guardians []*record.GuardianRecord
 	Devices   []*record.EncryptionDevice
-	// VerifyBallots makes the tally check every ballot's proofs (on unless
-	// DoNotVerifyBallots).
+	// DoNotVerifyBallots turns off the tally's check of every ballot's
+	// proofs, which is on by default.
 	DoNotVerifyBallots bool
 	CreatedBy          string
+}
+
+// ImportOptions tune an import.
+type ImportOptions struct {
+	// CreatedBy names who imported the election, for the audit trail.
+	CreatedBy string
+	// DoNotVerifyBallots turns the tally's ballot validation off (it is on
+	// by default; benchmarks of the tally alone turn it off).
+	DoNotVerifyBallots bool
 }
 
 // ImportResult is the outcome of an import: the new election and what
@@ -40,13 +49,13 @@ type ImportResult struct {
 // are recomputed from the manifest and guardians; a mismatch is refused with
 // an error wrapping ErrInvalid that says which. Ballots are checked and
 // reported as IngestBallots does.
-func (s *Service) ImportFolder(ctx context.Context, fsys fs.FS, createdBy string) (*ImportResult, error) {
+func (s *Service) ImportFolder(ctx context.Context, fsys fs.FS, opts ImportOptions) (*ImportResult, error) {
 	folder := record.NewFolder(fsys)
 	def, err := s.readDefinition(folder)
 	if err != nil {
 		return nil, err
 	}
-	def.CreatedBy = createdBy
+	def.CreatedBy, def.DoNotVerifyBallots = opts.CreatedBy, opts.DoNotVerifyBallots
 	var res *ImportResult
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		id, err := s.createTx(ctx, tx, def)
