@@ -2,6 +2,7 @@ package record
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/big"
 
@@ -84,4 +85,15 @@ func ConstantsOf(g *eg.Group) *Constants {
 // its constants name.
 func (c *Constants) Matches(g *eg.Group) bool {
 	return c.LargePrime.Cmp(g.P()) == 0 && c.SmallPrime.Cmp(g.Q()) == 0 && c.Cofactor.Cmp(g.R()) == 0 && c.Generator.Cmp(g.G()) == 0
+}
+
+// KnownGroup returns the group the constants name, eg.Standard() or eg.TestGroup(), or an
+// error for any other group.
+func (c *Constants) KnownGroup() (*eg.Group, error) {
+	for _, g := range []*eg.Group{eg.Standard(), eg.TestGroup()} {
+		if c.Matches(g) {
+			return g, nil
+		}
+	}
+	return nil, errors.New("the constants are neither the standard ElectionGuard group nor tallyq's test group")
 }

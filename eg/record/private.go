@@ -1,7 +1,10 @@
 package record
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 )
 
 // redacted is what fmt prints for secrets.
@@ -32,6 +35,30 @@ func (SecretText) GoString() string { return redacted }
 
 // Format redacts the text for every verb.
 func (SecretText) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(redacted)) }
+
+// DecodePrivateGuardian reads a guardian's private record (Decode's limits). Its errors
+// never quote the record: JSON syntax and type errors, whose text may hold part of a
+// secret, are reduced to their offset and field.
+func DecodePrivateGuardian(r io.Reader) (*PrivateGuardian, error) {
+	var p PrivateGuardian
+	if err := Decode(r, &p); err != nil {
+		return nil, fmt.Errorf("private guardian record: %w", redactJSONError(err))
+	}
+	return &p, nil
+}
+
+// redactJSONError drops the input text encoding/json quotes in its errors.
+func redactJSONError(err error) error {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syntax):
+		return fmt.Errorf("invalid JSON at byte %d", syntax.Offset)
+	case errors.As(err, &typ):
+		return fmt.Errorf("field %q at byte %d: the JSON value is not a %s", typ.Field, typ.Offset, typ.Type)
+	}
+	return err
+}
 
 // PrivateGuardian is a guardian's private record
 // (election_private_data/private_guardians/private_guardian_<id>.json).
