@@ -102,11 +102,7 @@ func (s *Service) forget(res *ImportResult) {
 
 // readDefinition reads and checks a record folder's header files.
 func (s *Service) readDefinition(f *record.Folder) (*Definition, error) {
-	constants, err := f.Constants()
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
-	}
-	g, err := s.groupOf(constants)
+	g, err := s.groupOfFolder(f)
 	if err != nil {
 		return nil, err
 	}
@@ -124,6 +120,15 @@ func (s *Service) readDefinition(f *record.Folder) (*Definition, error) {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	return def, nil
+}
+
+// groupOfFolder returns the group of a record folder's constants.
+func (s *Service) groupOfFolder(f *record.Folder) (*eg.Group, error) {
+	constants, err := f.Constants()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return s.groupOf(constants)
 }
 
 // Create creates an OPEN election with no ballots from a definition (as
