@@ -82,6 +82,9 @@ func runGuardian(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if len(data) > record.MaxDocumentBytes {
+		return fmt.Errorf("the shares file would be %d bytes; tallyq accepts at most %d", len(data), record.MaxDocumentBytes)
+	}
 	if err := writeOutput(e, opts.out, data); err != nil {
 		return err
 	}

@@ -210,19 +210,9 @@ func walkKnown(dec *json.Decoder, want any, path string) error {
 // key in the election. The work runs on all CPUs.
 func ComputeGuardianShares(ctx context.Context, d *Decryptor, p *PrivateGuardian, tally *CiphertextTally, spoiled iter.Seq2[*SubmittedBallot, error], missing []string) (*GuardianShares, error) {
 	g := d.e.Group
-	pub, err := d.checkShareholders(p.GuardianID, missing)
+	t, err := d.trusteeOf(p, missing)
 	if err != nil {
 		return nil, err
-	}
-	if p.ElectionKeys.SequenceOrder != pub.SequenceOrder {
-		return nil, fmt.Errorf("guardian %q: the private record's sequence order %d is not the election's %d", p.GuardianID, p.ElectionKeys.SequenceOrder, pub.SequenceOrder)
-	}
-	t, err := d.NewTrustee(p, missing)
-	if err != nil {
-		return nil, err
-	}
-	if !g.GPow(t.Secret).Equal(pub.Key) {
-		return nil, fmt.Errorf("guardian %q: the private record's key is not this guardian's public key in the election record; is the private record for another election?", p.GuardianID)
 	}
 	gs := &GuardianShares{Format: GuardianSharesFormat, Version: GuardianSharesVersion, ExtendedBaseHash: HexQ(d.e.ExtendedBaseHash),
 		GuardianID: p.GuardianID, MissingGuardianIDs: append([]string{}, missing...), Tally: ObjectShares{ObjectID: tally.ObjectID}}
@@ -230,23 +220,13 @@ func ComputeGuardianShares(ctx context.Context, d *Decryptor, p *PrivateGuardian
 	if err != nil {
 		return nil, err
 	}
-	var ballotCts [][]ContestCiphertexts
-	for b, err := range spoiled {
-		if err != nil {
-			return nil, fmt.Errorf("spoiled ballots: %w", err)
-		}
-		if b.State != BallotSpoiled {
-			continue
-		}
-		cts, err := b.Ciphertexts(g)
-		if err != nil {
-			return nil, err
-		}
-		gs.SpoiledBallots = append(gs.SpoiledBallots, ObjectShares{ObjectID: b.ObjectID})
-		ballotCts = append(ballotCts, cts)
+	ballotIDs, ballotCts, err := spoiledCiphertexts(g, spoiled)
+	if err != nil {
+		return nil, err
 	}
-	if gs.SpoiledBallots == nil {
-		gs.SpoiledBallots = []ObjectShares{}
+	gs.SpoiledBallots = make([]ObjectShares, len(ballotIDs))
+	for i, id := range ballotIDs {
+		gs.SpoiledBallots[i].ObjectID = id
 	}
 	// The slices are final now, so tasks may point into them.
 	tasks := layOut(nil, &gs.Tally, tallyCts)
@@ -260,6 +240,46 @@ func ComputeGuardianShares(ctx context.Context, d *Decryptor, p *PrivateGuardian
 		return nil, err
 	}
 	return gs, nil
+}
+
+// trusteeOf opens p's secret key and its backups from the missing guardians, checking
+// that they are the election's guardians and the key is p's guardian's key in it.
+func (d *Decryptor) trusteeOf(p *PrivateGuardian, missing []string) (*Trustee, error) {
+	pub, err := d.checkShareholders(p.GuardianID, missing)
+	if err != nil {
+		return nil, err
+	}
+	if p.ElectionKeys.SequenceOrder != pub.SequenceOrder {
+		return nil, fmt.Errorf("guardian %q: the private record's sequence order %d is not the election's %d", p.GuardianID, p.ElectionKeys.SequenceOrder, pub.SequenceOrder)
+	}
+	t, err := d.NewTrustee(p, missing)
+	if err != nil {
+		return nil, err
+	}
+	if !d.e.Group.GPow(t.Secret).Equal(pub.Key) {
+		return nil, fmt.Errorf("guardian %q: the private record's key is not this guardian's public key in the election record; is the private record for another election?", p.GuardianID)
+	}
+	return t, nil
+}
+
+// spoiledCiphertexts returns the ids and ciphertexts of the spoiled ballots among ballots.
+func spoiledCiphertexts(g *eg.Group, ballots iter.Seq2[*SubmittedBallot, error]) ([]string, [][]ContestCiphertexts, error) {
+	var ids []string
+	var cts [][]ContestCiphertexts
+	for b, err := range ballots {
+		if err != nil {
+			return nil, nil, fmt.Errorf("spoiled ballots: %w", err)
+		}
+		if b.State != BallotSpoiled {
+			continue
+		}
+		c, err := b.Ciphertexts(g)
+		if err != nil {
+			return nil, nil, err
+		}
+		ids, cts = append(ids, b.ObjectID), append(cts, c)
+	}
+	return ids, cts, nil
 }
 
 // shareTask is one selection whose shares are to be computed into out.
