@@ -142,6 +142,7 @@ func TestBrokenProofRecordedInvalid(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(out, record.SubmittedBallotsDir, "submitted_ballot_"+broken.ObjectID+".json")); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("the invalid ballot is among the submitted ballots: %v", err)
 	}
+	fixtures.ValidateRecord(t, out)
 }
 
 // castPlaintext sums the votes of the fixture's cast ballots except one.

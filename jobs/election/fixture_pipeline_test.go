@@ -71,6 +71,9 @@ func runFixture(t *testing.T, set string, chunkSize int) {
 		t.Fatal(err)
 	}
 	assertSameRecord(t, pub, out)
+	if n := fixtures.ValidateRecord(t, out); n < 10 {
+		t.Fatalf("only %d files of the export validated", n)
+	}
 	assertNoSecrets(t, h, id)
 }
 
