@@ -142,3 +142,30 @@ func (e *Election) encryptSelection(s selectionInfo, vote int) (BallotSelection,
 		Ciphertext: CiphertextOf(ct), CryptoHash: HexQ(selectionHash(g, s.desc.ObjectID, s.hash, ct)),
 		IsPlaceholderSelection: s.placeholder, Proof: DisjunctiveProofOf(proof)}, ct, nonce, nil
 }
+
+// Relabel returns a copy of a submitted ballot under another object id, with its crypto
+// hash and code recomputed for that id: a valid ballot (its proofs do not involve the
+// id) with the same ciphertexts. Benchmarks use it to make many ballots from a pool of
+// encrypted ones, since encrypting is not what they measure; an election must not count
+// relabelled copies as distinct votes.
+func (e *Election) Relabel(b *SubmittedBallot, newID string) (*SubmittedBallot, error) {
+	g := e.Group
+	contestHashes := make([]eg.ElementModQ, len(b.Contests))
+	for i, c := range b.Contests {
+		h, err := c.CryptoHash.Q(g)
+		if err != nil {
+			return nil, fmt.Errorf("ballot %s: contest %s: crypto_hash: %w", b.ObjectID, c.ObjectID, err)
+		}
+		contestHashes[i] = h
+	}
+	seed, err := b.CodeSeed.Q(g)
+	if err != nil {
+		return nil, fmt.Errorf("ballot %s: code_seed: %w", b.ObjectID, err)
+	}
+	out := *b
+	out.ObjectID = newID
+	h := ballotHash(g, newID, e.ManifestHash, contestHashes)
+	out.CryptoHash = HexQ(h)
+	out.Code = HexQ(BallotCode(g, seed, b.Timestamp, h))
+	return &out, nil
+}
