@@ -26,9 +26,9 @@ type sealedSecret struct {
 // public data and keeps only s_i and the decrypted backups. Its errors never
 // quote the record's values.
 func extractSecret(el *loaded, dec *record.Decryptor, guardianID string, raw []byte) (*record.Trustee, error) {
-	var p record.PrivateGuardian
-	if err := record.Decode(bytes.NewReader(raw), &p); err != nil {
-		return nil, fmt.Errorf("%w: guardian_record is not a private guardian record: %s", ErrInvalid, safeJSONError(err))
+	p, err := record.DecodePrivateGuardian(bytes.NewReader(raw))
+	if err != nil {
+		return nil, fmt.Errorf("%w: guardian_record is not a private guardian record: %w", ErrInvalid, err)
 	}
 	if p.GuardianID != guardianID {
 		return nil, fmt.Errorf("%w: guardian_record is guardian %q's, not guardian %q's", ErrInvalid, p.GuardianID, guardianID)
@@ -55,21 +55,6 @@ func extractSecret(el *loaded, dec *record.Decryptor, guardianID string, raw []b
 		t.Backups[other.GuardianID] = b
 	}
 	return t, nil
-}
-
-// safeJSONError describes a decoding error without quoting the input.
-func safeJSONError(err error) string {
-	var (
-		syn *json.SyntaxError
-		typ *json.UnmarshalTypeError
-	)
-	switch {
-	case errors.As(err, &syn):
-		return fmt.Sprintf("malformed JSON at byte %d", syn.Offset)
-	case errors.As(err, &typ):
-		return fmt.Sprintf("field %q has the wrong type", typ.Field)
-	}
-	return "a value is malformed or the document is not one JSON object"
 }
 
 // sealTrustee seals a trustee's secrets for one election and guardian.
@@ -107,7 +92,7 @@ func (s *Service) openTrustee(ctx context.Context, el *loaded, guardianID string
 	defer seal.Wipe(plain)
 	var ss sealedSecret
 	if err := json.Unmarshal(plain, &ss); err != nil {
-		return nil, fmt.Errorf("decode guardian %q's unsealed secret: %s", guardianID, safeJSONError(err))
+		return nil, fmt.Errorf("guardian %q's unsealed secret is not what tallyq seals", guardianID)
 	}
 	t := &record.Trustee{ID: guardianID, Backups: map[string]eg.ElementModQ{}}
 	if t.Secret, err = ss.Secret.Q(el.group); err != nil {
