@@ -27,8 +27,19 @@ type service struct {
 }
 
 // startService connects to the database, refuses a schema that is not
-// current, and builds the broker and the engine.
-func startService(ctx context.Context, logger *slog.Logger, opts engineOptions, slots int) (_ *service, err error) {
+// current, and builds the broker and the engine, sealing guardian secrets
+// with the key in TALLYQ_SECRET_KEY.
+func startService(ctx context.Context, logger *slog.Logger, opts engineOptions, slots int) (*service, error) {
+	key, err := secretKey(logger)
+	if err != nil {
+		return nil, err
+	}
+	return startServiceWithKey(ctx, logger, opts, slots, key)
+}
+
+// startServiceWithKey is startService with the sealing key given (nil for
+// none), for `tallyq demo`, which makes one when the environment has none.
+func startServiceWithKey(ctx context.Context, logger *slog.Logger, opts engineOptions, slots int, key *seal.Key) (_ *service, err error) {
 	pool, err := connect(ctx, opts.databaseURL, slots, logger)
 	if err != nil {
 		return nil, err
@@ -49,10 +60,6 @@ func startService(ctx context.Context, logger *slog.Logger, opts engineOptions, 
 		MaxAttempts: opts.maxAttempts,
 		Logger:      logger.With("component", "engine"),
 	})
-	if err != nil {
-		return nil, err
-	}
-	key, err := secretKey(logger)
 	if err != nil {
 		return nil, err
 	}

@@ -25,6 +25,9 @@ type BallotOptions struct {
 	// Timestamp is when ballot 0 was cast, in Unix seconds; ballot i is
 	// cast Timestamp+i. 0 means DefaultTimestamp.
 	Timestamp int64
+	// Progress, when set, is called after each ballot is emitted with the
+	// number emitted so far, from the goroutine that called Generate.
+	Progress func(emitted int)
 }
 
 // DefaultTimestamp is 2026-11-03 12:00 UTC, the synthetic election day.
@@ -178,6 +181,9 @@ func (e *Election) Generate(ctx context.Context, opts BallotOptions, emit func(*
 			delete(pending, next)
 			<-slots
 			next++
+			if opts.Progress != nil {
+				opts.Progress(next)
+			}
 		}
 	}
 	return x, nil

@@ -164,13 +164,19 @@ func TestSpoiledSpreadsExactly(t *testing.T) {
 	}
 }
 
-// WriteNDJSON writes one decodable ballot per line, in order.
+// WriteNDJSON writes one decodable ballot per line, in order, reporting
+// progress after each.
 func TestWriteNDJSON(t *testing.T) {
 	e := election(t)
 	var buf bytes.Buffer
-	x, err := e.WriteNDJSON(context.Background(), &buf, synth.BallotOptions{Count: 12, Spoiled: 2, Seed: 1, Workers: 2})
+	var progress []int
+	x, err := e.WriteNDJSON(context.Background(), &buf, synth.BallotOptions{Count: 12, Spoiled: 2, Seed: 1, Workers: 2,
+		Progress: func(n int) { progress = append(progress, n) }})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(progress) != 12 || progress[0] != 1 || progress[11] != 12 {
+		t.Errorf("progress reported %v, want 1 to 12", progress)
 	}
 	n := 0
 	for b, err := range record.DecodeBallots(&buf) {
