@@ -3,6 +3,8 @@ package verify
 import (
 	"context"
 	"testing"
+
+	"github.com/tallyq/tallyq/internal/fixtures"
 )
 
 // BenchmarkFixture verifies each fixture's whole record; it reports the group
@@ -10,7 +12,7 @@ import (
 func BenchmarkFixture(b *testing.B) {
 	for _, set := range []string{"minimal", "small"} {
 		b.Run(set, func(b *testing.B) {
-			dir := recordDir(b, set)
+			dir := fixtures.Record(b, set)
 			g := standard()
 			g.GPow(g.OneQ()) // build g's table outside the measurement
 			start := g.ExpCount()

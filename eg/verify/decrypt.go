@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/tallyq/tallyq/eg"
@@ -262,7 +263,7 @@ func (c *selectionCheck) checkValue(value, product eg.ElementModP) {
 }
 
 // checkCoefficients checks coefficients.json holds the Lagrange coefficients of the
-// available guardians (those of the first decrypted selection).
+// available guardians (those of the first decrypted selection), in any order.
 func checkCoefficients(v *run, available []string) {
 	var f coefficientsJSON
 	if !readJSON(v.fsys, coefficientsFile, &f, v.ps) {
@@ -279,18 +280,17 @@ func checkCoefficients(v *run, available []string) {
 		return
 	}
 	// 1.x lists them in the order the guardians decrypted, which the record does not
-	// keep: the order of the shares and that of sequence orders are both accepted.
-	orders := [][]string{available, slices.Clone(available)}
-	slices.SortFunc(orders[1], func(a, b string) int { return v.e.byID[a].x - v.e.byID[b].x })
-	for _, ids := range orders {
-		xs := make([]int, len(ids))
-		for i, id := range ids {
-			xs[i] = v.e.byID[id].x
-		}
-		want, err := lagrange(g, xs)
-		if err == nil && slices.EqualFunc(got, want, eg.ElementModQ.Equal) {
-			return
-		}
+	// keep, so they are compared as a set: each available guardian's w_i once.
+	xs := make([]int, len(available))
+	for i, id := range available {
+		xs[i] = v.e.byID[id].x
+	}
+	want, err := lagrange(g, xs)
+	byHex := func(a, b eg.ElementModQ) int { return strings.Compare(a.Hex(), b.Hex()) }
+	slices.SortFunc(got, byHex)
+	slices.SortFunc(want, byHex)
+	if err == nil && slices.EqualFunc(got, want, eg.ElementModQ.Equal) {
+		return
 	}
 	v.ps.addf(CheckCoefficients, coefficientsFile, "", "the %d coefficients are not the Lagrange coefficients w_i = ∏ x_j / (x_j − x_i) of the available guardians %v", len(got), available)
 }

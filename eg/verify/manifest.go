@@ -255,8 +255,8 @@ func contestIndex(g *eg.Group, c contestJSON) (*contestInfo, error) {
 	if c.VotesAllowed != nil && *c.VotesAllowed != limit {
 		return nil, fmt.Errorf("contest %q allows %d votes but elects %d; 1.x ballots prove number_elected", c.ObjectID, *c.VotesAllowed, limit)
 	}
-	if limit < 1 || len(c.BallotSelections) == 0 {
-		return nil, fmt.Errorf("contest %q has %d selections and number_elected %d", c.ObjectID, len(c.BallotSelections), limit)
+	if limit < 1 || limit > len(c.BallotSelections) {
+		return nil, fmt.Errorf("contest %q has %d selections and number_elected %d; want 1 ≤ number_elected ≤ selections", c.ObjectID, len(c.BallotSelections), limit)
 	}
 	info := &contestInfo{id: c.ObjectID, seq: c.SequenceOrder, hash: c.CryptoHash(g), limit: limit, index: map[string]int{}}
 	top := -1

@@ -100,7 +100,12 @@ func (r *Report) Err() error {
 	if r.MoreProblems > 0 {
 		lines = append(lines, fmt.Sprintf("… and %d more problems", r.MoreProblems))
 	}
-	return fmt.Errorf("%w: %d problems:\n%s", ErrInvalid, len(r.Problems)+r.MoreProblems, strings.Join(lines, "\n"))
+	n := len(r.Problems) + r.MoreProblems
+	noun := "problems"
+	if n == 1 {
+		noun = "problem"
+	}
+	return fmt.Errorf("%w: %d %s:\n%s", ErrInvalid, n, noun, strings.Join(lines, "\n"))
 }
 
 // ErrInvalid is wrapped by Report.Err.

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tallyq/tallyq/internal/fixtures"
 )
 
 // The minimal fixture's files and ids the tampered copies change.
@@ -173,7 +175,7 @@ func hasProblem(r *Report, check Check, where []string) bool {
 func copyRecord(t *testing.T, set string) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "election_record")
-	if err := os.CopyFS(dir, os.DirFS(recordDir(t, set))); err != nil {
+	if err := os.CopyFS(dir, os.DirFS(fixtures.Record(t, set))); err != nil {
 		t.Fatal(err)
 	}
 	return dir

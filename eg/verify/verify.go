@@ -1,7 +1,10 @@
 package verify
 
 import (
+	"cmp"
 	"context"
+	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"runtime"
@@ -25,8 +28,12 @@ type Options struct {
 	MaxProblems int
 }
 
-// Dir verifies the election record in the folder dir; see Record.
+// Dir verifies the election record in the folder dir; see Record. It returns an error
+// when dir is not a folder.
 func Dir(ctx context.Context, dir string, opts Options) (*Report, error) {
+	if info, err := os.Stat(dir); err != nil || !info.IsDir() {
+		return nil, fmt.Errorf("verify: %s is not an election record folder: %w", dir, cmp.Or(err, errors.New("not a folder")))
+	}
 	return Record(ctx, os.DirFS(dir), opts)
 }
 
