@@ -3,6 +3,8 @@ package verify
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/tallyq/tallyq/eg"
@@ -119,6 +121,7 @@ func (v *run) checkBallots(ctx context.Context) error {
 	}()
 	col := &ballotCollector{ids: map[string]string{}, codes: map[[32]byte]bool{}}
 	v.spoiled = map[string]string{}
+	before := len(v.ps.list)
 	for r := range results {
 		v.collect(col, r)
 	}
@@ -130,6 +133,10 @@ func (v *run) checkBallots(ctx context.Context) error {
 		v.tally.merge(v.e.g, a)
 	}
 	v.checkChain(col)
+	// The workers finish ballots in any order; the report lists them by file.
+	byFile := func(a, b Problem) int { return strings.Compare(a.File, b.File) }
+	slices.SortStableFunc(v.ps.list[before:], byFile)
+	slices.SortStableFunc(v.ps.warnings, byFile)
 	return nil
 }
 
@@ -154,8 +161,9 @@ func (v *run) collect(col *ballotCollector, r ballotResult) {
 	if b.id == "" {
 		return // unreadable; reported
 	}
-	if first, dup := col.ids[b.id]; dup {
-		v.ps.addf(CheckDuplicate, b.file, "ballot "+b.id, "the ballot id is also that of %s", first)
+	if other, dup := col.ids[b.id]; dup {
+		first, second := min(other, b.file), max(other, b.file) // the same whichever worker came first
+		v.ps.addf(CheckDuplicate, second, "ballot "+b.id, "the ballot id is also that of %s", first)
 		return
 	}
 	col.ids[b.id] = b.file
