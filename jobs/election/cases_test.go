@@ -132,9 +132,9 @@ func TestBrokenProofRecordedInvalid(t *testing.T) {
 	if res.BallotsInvalid != 1 {
 		t.Errorf("results count %d invalid ballots", res.BallotsInvalid)
 	}
-	out := t.TempDir()
-	if err := h.svc.Export(ctx, id, record.NewWriter(out, "")); err != nil {
-		t.Fatal(err)
+	out, rep := h.verifyExport(id)
+	if rep.InvalidBallots != 1 {
+		t.Fatalf("the verifier counts %d invalid ballots, want 1", rep.InvalidBallots)
 	}
 	if _, err := os.Stat(filepath.Join(out, record.InvalidBallotsDir, "invalid_ballot_"+broken.ObjectID+".json")); err != nil {
 		t.Fatalf("the invalid ballot is not in %s/: %v", record.InvalidBallotsDir, err)
@@ -222,10 +222,7 @@ func TestOfflineGuardian(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.wait(combine.Job.JobID)
-	out := t.TempDir()
-	if err := h.svc.Export(ctx, id, record.NewWriter(out, "")); err != nil {
-		t.Fatal(err)
-	}
+	out, _ := h.verifyExport(id)
 	assertSameRecord(t, pub, out)
 }
 

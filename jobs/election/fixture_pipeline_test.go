@@ -66,10 +66,7 @@ func runFixture(t *testing.T, set string, chunkSize int) {
 		t.Fatal(err)
 	}
 	h.wait(combine.Job.JobID)
-	out := t.TempDir()
-	if err := h.svc.Export(ctx, id, record.NewWriter(out, "")); err != nil {
-		t.Fatal(err)
-	}
+	out, _ := h.verifyExport(id)
 	assertSameRecord(t, pub, out)
 	if n := fixtures.ValidateRecord(t, out); n < 10 {
 		t.Fatalf("only %d files of the export validated", n)

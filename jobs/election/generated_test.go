@@ -81,6 +81,9 @@ func runGenerated(t *testing.T, g *eg.Group, ballots, spoiled, chunkSize int) {
 	if diff := compareResults(res, want); diff != "" {
 		t.Fatal(diff)
 	}
+	if _, rep := h.verifyExport(id); rep.CastBallots != want.Cast || len(rep.MissingGuardians) != 2 {
+		t.Fatalf("the verifier saw %d cast ballots and missing guardians %v", rep.CastBallots, rep.MissingGuardians)
+	}
 	if res.BallotsCast != int64(want.Cast) || res.BallotsSpoiled != int64(want.Spoiled) || res.BallotsInvalid != 0 {
 		t.Fatalf("counts: %d cast, %d spoiled, %d invalid; want %d, %d, 0", res.BallotsCast, res.BallotsSpoiled, res.BallotsInvalid, want.Cast, want.Spoiled)
 	}

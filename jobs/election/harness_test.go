@@ -13,6 +13,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/tallyq/tallyq/eg/record"
+	"github.com/tallyq/tallyq/eg/verify"
 	"github.com/tallyq/tallyq/internal/seal"
 	"github.com/tallyq/tallyq/internal/testdb"
 	"github.com/tallyq/tallyq/jobs"
@@ -139,4 +141,22 @@ func (h *harness) waitTerminal(id uuid.UUID, timeout time.Duration) jobs.JobStat
 		}
 		<-tick.C
 	}
+}
+
+// verifyExport exports an election and checks the record with the
+// independent verifier, which must find nothing wrong.
+func (h *harness) verifyExport(id int64) (string, *verify.Report) {
+	h.t.Helper()
+	out := h.t.TempDir()
+	if err := h.svc.Export(context.Background(), id, record.NewWriter(out, "")); err != nil {
+		h.t.Fatal(err)
+	}
+	rep, err := verify.Dir(context.Background(), out, verify.Options{})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if err := rep.Err(); err != nil {
+		h.t.Fatalf("tallyq verify refuses the export: %v", err)
+	}
+	return out, rep
 }
