@@ -264,7 +264,7 @@ func (c *selectionCheck) checkValue(value, product eg.ElementModP) {
 
 // checkCoefficients checks coefficients.json holds the Lagrange coefficients of the
 // available guardians (those of the first decrypted selection), in any order.
-func checkCoefficients(v *run, available []string) {
+func (v *run) checkCoefficients(available []string) {
 	var f coefficientsJSON
 	if !readJSON(v.fsys, coefficientsFile, &f, v.ps) {
 		return

@@ -35,14 +35,13 @@ func (v *run) checkTally(ctx context.Context) error {
 			todo = append(todo, tallySelection{contest: info, index: k, ct: ct})
 		}
 	}
-	todo = v.matchPlaintext(v.ps, tallyFile, &t, todo, "the encrypted tally's")
+	todo = matchPlaintext(v.ps, tallyFile, &t, todo, "the encrypted tally's")
 	v.report.Selections = len(todo)
 	results := make([]*decryption, len(todo))
-	if _, err := v.forEach(ctx, len(todo), func(i int) []Problem {
+	if err := v.forEach(ctx, len(todo), func(i int) {
 		x := todo[i]
 		results[i] = v.checkDecryption(tallyFile, fmt.Sprintf("contest %s, selection %s", x.contest.id, x.s.ObjectID),
 			"encrypted_tally.json's ciphertext of the selection", x.ct, x.s)
-		return nil
 	}); err != nil {
 		return err
 	}
@@ -58,7 +57,7 @@ func (v *run) checkTally(ctx context.Context) error {
 	}
 	v.checkTallyCounts(todo)
 	if len(results) > 0 {
-		checkCoefficients(v, results[0].available)
+		v.checkCoefficients(results[0].available)
 	}
 	return nil
 }
@@ -66,7 +65,7 @@ func (v *run) checkTally(ctx context.Context) error {
 // matchPlaintext pairs each selection to decrypt with the plaintext's, reporting the
 // contests and selections the plaintext lacks or has beyond them, and returns the
 // pairs found; whose names where the selections come from.
-func (v *run) matchPlaintext(ps *problems, file string, t *plaintextTallyJSON, todo []tallySelection, whose string) []tallySelection {
+func matchPlaintext(ps *problems, file string, t *plaintextTallyJSON, todo []tallySelection, whose string) []tallySelection {
 	var out []tallySelection
 	want := map[string]map[string]bool{}
 	for _, x := range todo {
@@ -127,10 +126,7 @@ func (v *run) checkSpoiledBallots(ctx context.Context) error {
 	files := v.listFiles(spoiledDir)
 	v.report.DecryptedSpoiled = len(files)
 	outcomes := make([]spoiledOutcome, len(files))
-	if _, err := v.forEach(ctx, len(files), func(i int) []Problem {
-		outcomes[i] = v.checkSpoiledBallot(files[i])
-		return nil
-	}); err != nil {
+	if err := v.forEach(ctx, len(files), func(i int) { outcomes[i] = v.checkSpoiledBallot(files[i]) }); err != nil {
 		return err
 	}
 	decrypted := map[string]string{}
@@ -172,7 +168,7 @@ func (v *run) checkSpoiledBallot(file string) spoiledOutcome {
 		out.problems = ps.list
 		return out
 	}
-	todo := v.matchPlaintext(ps, file, &t, v.spoiledSelections(b), "the ballot's")
+	todo := matchPlaintext(ps, file, &t, v.spoiledSelections(b), "the ballot's")
 	totals := map[*contestInfo]int64{}
 	for _, x := range todo {
 		where := fmt.Sprintf("ballot %s, contest %s, selection %s", t.ObjectID, x.contest.id, x.s.ObjectID)

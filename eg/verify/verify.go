@@ -47,7 +47,8 @@ func Dir(ctx context.Context, dir string, opts Options) (*Report, error) {
 // shares, coefficients.json, g^t = B / ∏ M_i and the counts).
 //
 // Ballots are read one at a time by Options.Workers goroutines; memory grows with the
-// number of ballots only by a few dozen bytes each (ids and codes for the chain).
+// number of ballots only by their ids, file names and codes (for duplicates and the
+// code chain), a couple of hundred bytes each.
 // Ballots of invalid_ballots/ are checked too but not counted; one that passes every
 // check is a warning. Every defect of the record is a Problem in the report; the error
 // is non-nil only when ctx ends first.
@@ -100,10 +101,9 @@ func (v *run) verify(ctx context.Context, group *eg.Group) error {
 	return v.checkSpoiledBallots(ctx)
 }
 
-// forEach runs fn(i) for i in [0, n) on the run's workers and returns the problems of
-// each call in order of i; it stops early when ctx ends.
-func (v *run) forEach(ctx context.Context, n int, fn func(i int) []Problem) ([][]Problem, error) {
-	out := make([][]Problem, n)
+// forEach runs fn(i) for i in [0, n) on the run's workers; it stops early when ctx
+// ends and returns ctx's error then.
+func (v *run) forEach(ctx context.Context, n int, fn func(i int)) error {
 	next := make(chan int)
 	var wg sync.WaitGroup
 	for range min(v.workers, n) {
@@ -111,7 +111,7 @@ func (v *run) forEach(ctx context.Context, n int, fn func(i int) []Problem) ([][
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				out[i] = fn(i)
+				fn(i)
 			}
 		}()
 	}
@@ -127,7 +127,7 @@ feed:
 	}
 	close(next)
 	wg.Wait()
-	return out, err
+	return err
 }
 
 // sortedKeys returns a map's keys in order, so problems come out in a stable order.
