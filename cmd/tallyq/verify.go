@@ -53,13 +53,11 @@ func runVerify(ctx context.Context, e *env, args []string) error {
 		"the cast ballots, and the decryption of the tally and every spoiled ballot (share proofs,\n" +
 		"compensated shares, recovery keys, reconstruction, Lagrange coefficients, counts). Ballots in\n" +
 		"invalid_ballots/ are reported and not counted. It exits 1 and lists the problems when any check fails."
-	dirs, flags := positionalArgs(args, opts.register)
-	if len(dirs) > 1 {
-		return usagef("give one folder, not %d: %s", len(dirs), strings.Join(dirs, " "))
+	dir, flags, err := folderArg(args, opts.register)
+	if err != nil {
+		return err
 	}
-	if len(dirs) == 1 {
-		opts.dir = dirs[0]
-	}
+	opts.dir = dir
 	if err := parseOptions(e, flags, "verify", usage, summary, &opts); err != nil {
 		return err
 	}
@@ -105,6 +103,19 @@ func positionalArgs(args []string, define func(fs *flagSet)) (positional, flags 
 		flags = append(flags, args[i])
 	}
 	return positional, flags
+}
+
+// folderArg returns the one folder among args ("" when there is none) and the flags,
+// or a usage error when there are several.
+func folderArg(args []string, define func(fs *flagSet)) (dir string, flags []string, err error) {
+	dirs, flags := positionalArgs(args, define)
+	switch len(dirs) {
+	case 0:
+		return "", flags, nil
+	case 1:
+		return dirs[0], flags, nil
+	}
+	return "", nil, usagef("give one folder, not %d: %s", len(dirs), strings.Join(dirs, " "))
 }
 
 func isBoolFlag(f *flag.Flag) bool {

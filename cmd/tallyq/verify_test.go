@@ -20,6 +20,9 @@ func TestPositionalArgs(t *testing.T) {
 	if !slices.Equal(pos, []string{"-odd-name"}) || len(flags) != 0 {
 		t.Errorf("after --: positional %q, flags %q", pos, flags)
 	}
+	if _, _, err := folderArg([]string{"a", "--workers", "1", "b"}, opts.register); !isUsageError(err) || !strings.Contains(err.Error(), "give one folder, not 2") {
+		t.Errorf("two folders: %v; want a usage error", err)
+	}
 }
 
 func TestVerifyCommand(t *testing.T) {
