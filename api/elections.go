@@ -93,15 +93,15 @@ type IngestResponse struct {
 // electionRoutes registers the election pipeline's routes.
 func (s *server) electionRoutes(r chi.Router) {
 	json := func(limit int64) func(http.Handler) http.Handler { return s.limitBody(limit) }
-	r.With(json(s.maxJSONBody)).Post("/create-tally-queue", s.handle(s.createTallyQueue))
+	r.With(json(s.maxJSONBody)).Post("/create-tally-queue", s.handle(electionQueue("tally", s.elections.StartTally)))
 	r.With(json(maxGuardianRecord)).Post("/create-decryption-queue", s.handle(s.createDecryptionQueue))
-	r.With(json(s.maxJSONBody)).Post("/create-combine-queue", s.handle(s.createCombineQueue))
+	r.With(json(s.maxJSONBody)).Post("/create-combine-queue", s.handle(electionQueue("combine", s.elections.StartCombine)))
 	r.Route("/elections", func(r chi.Router) {
 		r.With(s.limitBody(s.maxImport)).Post("/import", s.handle(s.importElection))
-		r.Get("/{electionId}", s.handle(s.electionInfo))
-		r.Get("/{electionId}/results", s.handle(s.electionResults))
+		r.Get("/{electionId}", s.handle(getElectionJSON(withContext(s.elections.Info))))
+		r.Get("/{electionId}/results", s.handle(getElectionJSON(withContext(s.elections.Results))))
 		r.Get("/{electionId}/record", s.handle(s.electionRecord))
-		r.Get("/{electionId}/ballots/{trackingCode}", s.handle(s.ballotStatus))
+		r.Get("/{electionId}/ballots/{trackingCode}", s.handle(getElectionJSON(s.ballotStatus)))
 		r.With(s.limitBody(s.maxBallotUpload)).Post("/{electionId}/ballots", s.handle(s.uploadBallots))
 		r.With(s.limitBody(maxSharesUpload)).Post("/{electionId}/guardians/{guardianId}/shares", s.handle(s.uploadShares))
 		r.With(s.limitBody(s.maxJSONBody)).Delete("/{electionId}/secrets", s.handle(s.eraseSecrets))
@@ -146,20 +146,24 @@ func decodeRequiredJSON(r *http.Request, dst any) error {
 	return decodeOptionalJSON(r, dst)
 }
 
-func (s *server) createTallyQueue(w http.ResponseWriter, r *http.Request) error {
-	var req ElectionRequest
-	if err := decodeRequiredJSON(r, &req); err != nil {
-		return err
+// electionQueue serves create-tally-queue and create-combine-queue: a body
+// naming the election, and the operation's job in the seed's response.
+func electionQueue(what string, start func(ctx context.Context, electionID int64, by string) (election.Started, error)) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		var req ElectionRequest
+		if err := decodeRequiredJSON(r, &req); err != nil {
+			return err
+		}
+		id, err := requiredElectionID(req.ElectionID)
+		if err != nil {
+			return err
+		}
+		st, err := start(r.Context(), id, caller(r))
+		if err != nil {
+			return err
+		}
+		return writeQueued(w, st, fmt.Sprintf("%s of election %d", what, id))
 	}
-	id, err := requiredElectionID(req.ElectionID)
-	if err != nil {
-		return err
-	}
-	st, err := s.elections.StartTally(r.Context(), id, caller(r))
-	if err != nil {
-		return err
-	}
-	return writeQueued(w, st, fmt.Sprintf("tally of election %d", id))
 }
 
 func (s *server) createDecryptionQueue(w http.ResponseWriter, r *http.Request) error {
@@ -183,22 +187,6 @@ func (s *server) createDecryptionQueue(w http.ResponseWriter, r *http.Request) e
 		return err
 	}
 	return writeQueued(w, st, fmt.Sprintf("decryption by guardian %s of election %d", req.GuardianID, id))
-}
-
-func (s *server) createCombineQueue(w http.ResponseWriter, r *http.Request) error {
-	var req ElectionRequest
-	if err := decodeRequiredJSON(r, &req); err != nil {
-		return err
-	}
-	id, err := requiredElectionID(req.ElectionID)
-	if err != nil {
-		return err
-	}
-	st, err := s.elections.StartCombine(r.Context(), id, caller(r))
-	if err != nil {
-		return err
-	}
-	return writeQueued(w, st, fmt.Sprintf("combine of election %d", id))
 }
 
 // writeQueued writes the seed's queue response.
@@ -301,43 +289,29 @@ func (s *server) uploadShares(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *server) electionInfo(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathElectionID(r)
-	if err != nil {
-		return err
+// getElectionJSON serves a GET of something of one election as JSON.
+func getElectionJSON[T any](get func(r *http.Request, electionID int64) (T, error)) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		id, err := pathElectionID(r)
+		if err != nil {
+			return err
+		}
+		v, err := get(r, id)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, v)
+		return nil
 	}
-	info, err := s.elections.Info(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, info)
-	return nil
 }
 
-func (s *server) electionResults(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathElectionID(r)
-	if err != nil {
-		return err
-	}
-	res, err := s.elections.Results(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, res)
-	return nil
+// withContext adapts a service method to getElectionJSON.
+func withContext[T any](get func(ctx context.Context, id int64) (T, error)) func(*http.Request, int64) (T, error) {
+	return func(r *http.Request, id int64) (T, error) { return get(r.Context(), id) }
 }
 
-func (s *server) ballotStatus(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathElectionID(r)
-	if err != nil {
-		return err
-	}
-	b, err := s.elections.Ballot(r.Context(), id, chi.URLParam(r, "trackingCode"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, b)
-	return nil
+func (s *server) ballotStatus(r *http.Request, id int64) (*election.BallotStatus, error) {
+	return s.elections.Ballot(r.Context(), id, chi.URLParam(r, "trackingCode"))
 }
 
 // electionRecord serves GET /api/elections/{id}/record: the election record

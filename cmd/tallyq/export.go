@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/tallyq/tallyq/eg/record"
 )
@@ -41,13 +40,11 @@ func (o *exportOptions) validate() error {
 
 func runExport(ctx context.Context, e *env, args []string) error {
 	var opts exportOptions
-	dirs, flags := positionalArgs(args, opts.register)
-	if len(dirs) > 1 {
-		return usagef("give one folder, not %d: %s", len(dirs), strings.Join(dirs, " "))
+	dir, flags, err := oneFolder(args, opts.register)
+	if err != nil {
+		return err
 	}
-	if len(dirs) == 1 {
-		opts.dir = dirs[0]
-	}
+	opts.dir = dir
 	if err := parseOptions(e, flags, "export", "[flags] --election N DIR",
 		"export writes the election's record in the ElectionGuard 0.95 layout: constants, context, manifest,\n"+
 			"guardians, encryption devices and submitted ballots, then, as far as the election has got,\n"+

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/tallyq/tallyq/jobs/election"
 )
@@ -38,13 +37,11 @@ func (o *importOptions) validate() error {
 
 func runImport(ctx context.Context, e *env, args []string) error {
 	var opts importOptions
-	dirs, flags := positionalArgs(args, opts.register)
-	if len(dirs) > 1 {
-		return usagef("give one folder, not %d: %s", len(dirs), strings.Join(dirs, " "))
+	dir, flags, err := oneFolder(args, opts.register)
+	if err != nil {
+		return err
 	}
-	if len(dirs) == 1 {
-		opts.dir = dirs[0]
-	}
+	opts.dir = dir
 	if err := parseOptions(e, flags, "import", "[flags] DIR",
 		"import reads an ElectionGuard 0.95 election record folder (constants, manifest, context, guardians,\n"+
 			"encryption devices, submitted ballots) into a new OPEN election. The context's hashes and joint key\n"+

@@ -8,51 +8,17 @@ import (
 	"testing"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/tallyq/tallyq/internal/fixtures"
 )
 
 // schemaFor maps a written file to the fixtures' schema it must satisfy.
 var schemaFor = map[string]string{
-	ConstantsFile:        "election_constants",
-	ContextFile:          "ciphertext_election_context",
-	ManifestFile:         "manifest",
-	EncryptedTallyFile:   "published_ciphertext_tally",
-	TallyFile:            "plaintext_tally",
-	CoefficientsFile:     "lagrange_coefficients_record",
-	GuardiansDir:         "guardian_record",
-	SubmittedBallotsDir:  "submitted_ballot",
-	SpoiledBallotsDir:    "plaintext_tally",
-	EncryptionDevicesDir: "encryption_device",
+	ManifestFile: "manifest",
+	ContextFile:  "ciphertext_election_context",
 }
 
-func compileSchemas(t *testing.T) map[string]*jsonschema.Schema {
-	t.Helper()
-	dir := filepath.Join(fixtureDir(t, "minimal"), "..", "schema")
-	c := jsonschema.NewCompiler()
-	out := map[string]*jsonschema.Schema{}
-	for _, name := range schemaFor {
-		if out[name] != nil {
-			continue
-		}
-		path := filepath.Join(dir, name+".schema.json")
-		f, err := os.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		doc, err := jsonschema.UnmarshalJSON(f)
-		f.Close()
-		if err != nil {
-			t.Fatalf("%s: %v", path, err)
-		}
-		url := "file:///schema/" + name + ".schema.json"
-		if err := c.AddResource(url, doc); err != nil {
-			t.Fatal(err)
-		}
-		if out[name], err = c.Compile(url); err != nil {
-			t.Fatalf("%s: %v", path, err)
-		}
-	}
-	return out
-}
+func compileSchemas(t *testing.T) map[string]*jsonschema.Schema { return fixtures.Schemas(t) }
 
 // TestWrittenRecordMatchesSchemas is check (g): a whole record written by Writer (a
 // generated election: ceremony, ballots, tally, decryption) validates against the
@@ -96,32 +62,9 @@ func mustDecode(t *testing.T, path string) any {
 }
 
 // validateDir validates every file of a written record folder against its schema.
-func validateDir(t *testing.T, schemas map[string]*jsonschema.Schema, public string) {
+func validateDir(t *testing.T, _ map[string]*jsonschema.Schema, public string) {
 	t.Helper()
-	n := 0
-	err := filepath.Walk(public, func(path string, info os.FileInfo, err error) error {
-		if err != nil || info.IsDir() {
-			return err
-		}
-		key := info.Name()
-		if _, ok := schemaFor[key]; !ok {
-			key = filepath.Base(filepath.Dir(path))
-		}
-		s, ok := schemas[schemaFor[key]]
-		if !ok {
-			t.Errorf("%s: no schema for this file", path)
-			return nil
-		}
-		if err := s.Validate(mustDecode(t, path)); err != nil {
-			t.Errorf("%s: %v", path, err)
-		}
-		n++
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n < 10 {
+	if n := fixtures.ValidateRecord(t, public); n < 10 {
 		t.Fatalf("only %d files validated", n)
 	}
 }
