@@ -32,8 +32,8 @@ const (
 	// maxGuardianRecord caps a decryption request, which carries a
 	// guardian's private record.
 	maxGuardianRecord = 1 << 20
-	// maxSharesUpload caps an offline guardian's shares file.
-	maxSharesUpload = 256 << 20
+	// maxSharesUpload caps an offline guardian's shares file, one JSON document.
+	maxSharesUpload = record.MaxDocumentBytes
 )
 
 // ElectionService is what the API needs of the election pipeline;

@@ -40,7 +40,7 @@ func (o *exportOptions) validate() error {
 
 func runExport(ctx context.Context, e *env, args []string) error {
 	var opts exportOptions
-	dir, flags, err := oneFolder(args, opts.register)
+	dir, flags, err := folderArg(args, opts.register)
 	if err != nil {
 		return err
 	}

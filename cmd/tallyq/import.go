@@ -37,7 +37,7 @@ func (o *importOptions) validate() error {
 
 func runImport(ctx context.Context, e *env, args []string) error {
 	var opts importOptions
-	dir, flags, err := oneFolder(args, opts.register)
+	dir, flags, err := folderArg(args, opts.register)
 	if err != nil {
 		return err
 	}
