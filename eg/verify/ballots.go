@@ -176,12 +176,13 @@ func (v *run) collect(col *ballotCollector, r ballotResult) {
 	}
 }
 
-// checkChain checks every code seed is an encryption device's hash or another ballot's
-// code, so that no ballot of a device's chain is missing.
+// checkChain checks every code seed is an encryption device's hash (or the manifest
+// hash) or another ballot's code, so that no ballot of a device's chain is missing.
 func (v *run) checkChain(col *ballotCollector) {
 	g := v.e.g
 	devices := v.listFiles(devicesDir)
-	heads := map[[32]byte]bool{}
+	// 1.x seeds a ballot encrypted without a device with the manifest hash.
+	heads := map[[32]byte]bool{[32]byte(v.e.manifestHash.Bytes()): true}
 	for _, f := range devices {
 		var d deviceJSON
 		if readJSON(v.fsys, f, &d, v.ps) {
