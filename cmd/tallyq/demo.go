@@ -52,15 +52,15 @@ this run only. --stop-after ingest leaves the election OPEN with its ballots for
 // demoOptions are the flags of `tallyq demo`.
 type demoOptions struct {
 	engineOptions
-	ballots, spoiled              int
-	guardians, quorum, missing    int
-	contests, selections          int
-	group, stopAfter              choiceValue
-	workers, encryptWorkers, seed int
-	rsaBits                       int
-	verifyBallots                 bool
-	saveGuardians                 string
-	pollInterval                  time.Duration
+	ballots, spoiled               int
+	guardians, quorum, missing     int
+	contests, selections           int
+	group, stopAfter               choiceValue
+	workers, encryptWorkers, seed  int
+	rsaBits                        int
+	verifyBallots, skipIfElections bool
+	saveGuardians                  string
+	pollInterval                   time.Duration
 }
 
 func (o *demoOptions) register(fs *flagSet) {
@@ -91,6 +91,8 @@ func (o *demoOptions) register(fs *flagSet) {
 		"`stage` to stop after: ingest (leave the election OPEN with its ballots, for tallyq serve) or results")
 	fs.StringEnv(&o.saveGuardians, "save-guardians", "TALLYQ_DEMO_SAVE_GUARDIANS", "",
 		"`dir` to write the guardians' private records to (mode 0600), to decrypt the election later; by default they are forgotten")
+	fs.BoolVar(&o.skipIfElections, "skip-if-elections", false,
+		"do nothing when the database already holds an election (`make run` loads its demo election once)")
 	fs.DurationEnv(&o.pollInterval, "poll-interval", "TALLYQ_DEMO_POLL_INTERVAL", 250*time.Millisecond, "how often job status is polled")
 }
 
@@ -152,8 +154,13 @@ func runDemoWith(ctx context.Context, e *env, args []string, hooks demoHooks) er
 		}
 		opts.databaseURL = url
 	}
-	if err := migrateUp(ctx, opts.databaseURL, logger); err != nil {
+	elections, err := prepareDatabase(ctx, opts.databaseURL, logger)
+	if err != nil {
 		return err
+	}
+	if elections > 0 && opts.skipIfElections {
+		fmt.Fprintf(e.stdout, "demo: SKIPPED: the database already holds %d election(s) (--skip-if-elections)\n", elections)
+		return nil
 	}
 	key, err := demoSecretKey(e)
 	if err != nil {
@@ -213,14 +220,22 @@ func privateDatabase(ctx context.Context, e *env) (string, error) {
 	return srv.URL(), nil
 }
 
-// migrateUp brings the schema up to date, as `tallyq migrate up` does.
-func migrateUp(ctx context.Context, databaseURL string, logger *slog.Logger) error {
+// prepareDatabase brings the schema up to date, as `tallyq migrate up`
+// does, and counts the elections the database holds.
+func prepareDatabase(ctx context.Context, databaseURL string, logger *slog.Logger) (int64, error) {
 	pool, err := connect(ctx, databaseURL, 0, logger)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer pool.Close()
-	return migrations.New(pool).Up(ctx)
+	if err := migrations.New(pool).Up(ctx); err != nil {
+		return 0, err
+	}
+	var n int64
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM elections`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count the elections: %w", err)
+	}
+	return n, nil
 }
 
 // demoSecretKey returns the key in TALLYQ_SECRET_KEY, or a new one that
@@ -468,6 +483,9 @@ func (d *demo) stopAfterIngest(id int64, want *synth.Expected) error {
 		fmt.Fprintf(out, "  jq -n --argjson r \"$(cat %s)\" '{election_id: %d, guardian_id: \"%s\", guardian_record: $r}' | "+
 			"curl -X POST -H \"Authorization: Bearer $TALLYQ_ADMIN_TOKEN\" -H 'Content-Type: application/json' -d @- %s/api/create-decryption-queue\n",
 			file, id, synth.GuardianID(0), base)
+		fmt.Fprintf(out, "then combine the shares and read the results with:\n")
+		fmt.Fprintf(out, "  curl -X POST -H \"Authorization: Bearer $TALLYQ_ADMIN_TOKEN\" -H 'Content-Type: application/json' -d '{\"election_id\": %d}' %s/api/create-combine-queue\n", id, base)
+		fmt.Fprintf(out, "  curl -H \"Authorization: Bearer $TALLYQ_ADMIN_TOKEN\" %s/api/elections/%d/results\n", base, id)
 	}
 	fmt.Fprintf(out, "demo: SUCCESS: election %d loaded with %d ballots; stopped after ingest\n", id, d.opts.ballots)
 	return nil

@@ -152,6 +152,7 @@ func TestDemoStopAfterIngest(t *testing.T) {
 		fmt.Sprintf("Election %d holds 20 ballots (19 cast, 1 spoiled) and is OPEN", id),
 		fmt.Sprintf(`-d '{"election_id": %d}' http://localhost:8080/api/create-tally-queue`, id),
 		"/api/create-decryption-queue",
+		fmt.Sprintf("-d '{\"election_id\": %d}' http://localhost:8080/api/create-combine-queue", id),
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the output lacks %q:\n%s", want, out)
@@ -168,6 +169,13 @@ func TestDemoStopAfterIngest(t *testing.T) {
 		}
 	}
 	assertNoGuardianSecrets(t, el, out+errOut)
+
+	// make run's guard: a database that holds an election gets no other.
+	args := []string{"demo", "--group", "test", "--ballots", "20", "--stop-after", "ingest", "--skip-if-elections"}
+	err, out, errOut, el, _ = runDemoTest(t, demoHooks{}, args...)
+	if err != nil || el != nil || lastLine(out) != "demo: SKIPPED: the database already holds 1 election(s) (--skip-if-elections)" {
+		t.Errorf("second demo with --skip-if-elections: %v, ran a ceremony: %t, output:\n%s%s", err, el != nil, out, errOut)
+	}
 }
 
 func TestDemoUsageErrors(t *testing.T) {
