@@ -351,6 +351,7 @@ func (d *demo) ceremony() (*synth.Election, error) {
 // and returns what they must decrypt to.
 func (d *demo) ingest(ctx context.Context, el *synth.Election, id int64) (*synth.Expected, error) {
 	bar := newProgress(d.env.stderr, d.env.stderrIsTerminal, "encrypt + upload")
+	defer bar.stop()
 	opts := synth.BallotOptions{Count: d.opts.ballots, Spoiled: d.opts.spoiled, Seed: uint64(d.opts.seed),
 		Workers: d.opts.encryptWorkers}
 	opts.Progress = func(n int) {
@@ -435,6 +436,7 @@ func (d *demo) decrypt(ctx context.Context, el *synth.Election, id int64) error 
 // error unless the job completed.
 func (d *demo) wait(ctx context.Context, label string, q api.QueueResponse) error {
 	bar := newProgress(d.env.stderr, d.env.stderrIsTerminal, label)
+	defer bar.stop()
 	tick := time.NewTicker(d.opts.pollInterval)
 	defer tick.Stop()
 	for {

@@ -22,7 +22,8 @@ type progress struct {
 	label   string
 	started time.Time
 	printed time.Time // when a line was last written
-	drawn   bool      // a line has been written (and, on a terminal, not ended)
+	drawn   bool      // a line has been written
+	ended   bool      // finish has written the last line
 }
 
 func newProgress(w io.Writer, tty bool, label string) *progress {
@@ -49,12 +50,21 @@ func (p *progress) update(done, total int, unit, detail string) {
 // finish ends the task's line with its final state and how long the task
 // took.
 func (p *progress) finish(done, total int, unit, detail string, took time.Duration) {
+	p.ended = true
 	detail = strings.TrimSpace(detail + " in " + formatDuration(took))
 	if p.tty {
 		fmt.Fprintf(p.w, "\r%s\x1b[K\n", p.line(done, total, unit, detail))
 		return
 	}
 	fmt.Fprintln(p.w, p.line(done, total, unit, detail))
+}
+
+// stop ends a terminal's unfinished line, so that what follows (an error)
+// starts on a line of its own.
+func (p *progress) stop() {
+	if p.tty && p.drawn && !p.ended {
+		fmt.Fprintln(p.w)
+	}
 }
 
 func (p *progress) line(done, total int, unit, detail string) string {

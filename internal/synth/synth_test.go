@@ -236,3 +236,21 @@ func TestNewManifest(t *testing.T) {
 		t.Errorf("limits %v, want %v", limits, want)
 	}
 }
+
+// BenchmarkGenerate measures encryption of the default ballot (three
+// contests, 16 selections and placeholders) on every CPU.
+func BenchmarkGenerate(b *testing.B) {
+	for _, group := range []*eg.Group{eg.TestGroup(), eg.Standard()} {
+		b.Run(group.Name(), func(b *testing.B) {
+			e, err := synth.NewElection(group, synth.Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			if _, err := e.Generate(context.Background(), synth.BallotOptions{Count: b.N}, func(*record.SubmittedBallot) error { return nil }); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ballots/s")
+		})
+	}
+}
