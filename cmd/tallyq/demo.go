@@ -141,6 +141,8 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	return runDemoWith(ctx, e, args, demoHooks{})
 }
 
+// runDemoWith runs the demo with test hooks: it prepares the database, then
+// runs the service and API in this process while the demo drives them.
 func runDemoWith(ctx context.Context, e *env, args []string, hooks demoHooks) error {
 	var opts demoOptions
 	if err := parseOptions(e, args, "demo", "[flags]", demoSummary, &opts); err != nil {
@@ -162,40 +164,47 @@ func runDemoWith(ctx context.Context, e *env, args []string, hooks demoHooks) er
 		fmt.Fprintf(e.stdout, "demo: SKIPPED: the database already holds %d election(s) (--skip-if-elections)\n", elections)
 		return nil
 	}
-	key, err := demoSecretKey(e)
+	d, serve, err := startDemo(ctx, e, &opts, logger, hooks)
 	if err != nil {
 		return err
 	}
+	g, gctx := errgroup.WithContext(ctx)
+	serviceCtx, stopService := context.WithCancel(gctx)
+	g.Go(func() error { return d.svc.run(serviceCtx, opts.workers, serve) })
+	g.Go(func() error {
+		defer stopService()
+		return d.run(gctx)
+	})
+	return g.Wait()
+}
+
+// startDemo builds the service, with a sealing key, and its API on a
+// loopback port with an admin token that only this run knows. It returns the
+// demo and the function that serves the API.
+func startDemo(ctx context.Context, e *env, opts *demoOptions, logger *slog.Logger, hooks demoHooks) (*demo, func(context.Context) error, error) {
+	key, err := demoSecretKey(e)
+	if err != nil {
+		return nil, nil, err
+	}
 	svc, err := startServiceWithKey(ctx, logger, opts.engineOptions, opts.workers, &key)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	token := randomHex(32)
 	handler, err := api.New(api.Config{Jobs: svc.engine, Elections: svc.elections, AdminToken: token,
 		Logger: logger.With("component", "http")})
 	if err != nil {
 		svc.pool.Close()
-		return err
+		return nil, nil, err
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		svc.pool.Close()
-		return fmt.Errorf("listen on loopback: %w", err)
+		return nil, nil, fmt.Errorf("listen on loopback: %w", err)
 	}
-	d := &demo{opts: &opts, env: e, hooks: hooks, svc: svc,
+	d := &demo{opts: opts, env: e, hooks: hooks, svc: svc,
 		api: &apiClient{base: "http://" + ln.Addr().String(), token: token, hc: &http.Client{}}}
-	g, gctx := errgroup.WithContext(ctx)
-	serviceCtx, stopService := context.WithCancel(gctx)
-	g.Go(func() error {
-		return svc.run(serviceCtx, opts.workers, func(ctx context.Context) error {
-			return serveHTTP(ctx, ln, handler, opts.shutdownGrace)
-		})
-	})
-	g.Go(func() error {
-		defer stopService()
-		return d.run(gctx)
-	})
-	return g.Wait()
+	return d, func(ctx context.Context) error { return serveHTTP(ctx, ln, handler, opts.shutdownGrace) }, nil
 }
 
 // privateDatabase starts (or reuses) the Postgres that `make run` keeps in
