@@ -1,6 +1,7 @@
 package record
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -102,13 +103,23 @@ func KeyCeremony(g *eg.Group, m *Manifest, specs []GuardianSpec, quorum int, opt
 	for i, s := range specs {
 		records[i] = &GuardianRecord{GuardianID: s.ID, SequenceOrder: s.SequenceOrder, ElectionPublicKey: pubs[i].Key,
 			ElectionCommitments: pubs[i].CoefficientCommitments, ElectionProofs: pubs[i].CoefficientProofs}
-		commitments[i], keys[i] = polys[i].Commitments(), polys[i].PublicKey()
+		keys[i] = polys[i].PublicKey()
+	}
+	// The commitment hash takes the guardians in sequence order, as the
+	// records are published, whatever the order of the specs.
+	bySequence := make([]int, n)
+	for i := range bySequence {
+		bySequence[i] = i
+	}
+	slices.SortFunc(bySequence, func(a, b int) int { return cmp.Compare(specs[a].SequenceOrder, specs[b].SequenceOrder) })
+	for k, i := range bySequence {
+		commitments[k] = polys[i].Commitments()
 	}
 	return &Ceremony{Guardians: records, Private: private, Context: NewContext(g, m, quorum, keys, commitments)}, nil
 }
 
 // NewContext builds the election context from the manifest and the guardians' keys and
-// commitments (in guardian order).
+// commitments (the commitments in the guardians' sequence order).
 func NewContext(g *eg.Group, m *Manifest, quorum int, keys []eg.ElementModP, commitments [][]eg.ElementModP) *Context {
 	mh := m.CryptoHash(g)
 	ch := CommitmentHash(g, commitments)

@@ -1,8 +1,10 @@
 package record
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/tallyq/tallyq/eg"
 )
@@ -152,9 +154,13 @@ func newContestInfo(g *eg.Group, d *ContestDescription) *contestInfo {
 	return ci
 }
 
-// VerifyContext checks the context against the guardians' public records (in sequence
-// order): their Schnorr proofs, n, K = ∏K_i and the commitment hash.
+// VerifyContext checks the context against the guardians' public records: their
+// Schnorr proofs, n, K = ∏K_i and the commitment hash (of the commitments in sequence
+// order, as 1.x publishes the guardians, whatever the order given).
 func VerifyContext(g *eg.Group, c *Context, guardians []*GuardianRecord) error {
+	guardians = slices.SortedStableFunc(slices.Values(guardians), func(a, b *GuardianRecord) int {
+		return cmp.Compare(a.SequenceOrder, b.SequenceOrder)
+	})
 	if len(guardians) != c.NumberOfGuardians {
 		return fmt.Errorf("%d guardian records but the context says %d guardians", len(guardians), c.NumberOfGuardians)
 	}

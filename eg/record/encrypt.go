@@ -36,16 +36,16 @@ func (x *Encrypter) Encrypt(p *PlaintextBallot, state BallotState, timestamp int
 	}
 	b := &SubmittedBallot{ObjectID: p.ObjectID, StyleID: p.StyleID, ManifestHash: HexQ(e.ManifestHash),
 		CodeSeed: HexQ(x.codeSeed), Timestamp: timestamp, State: state}
-	var contestHashes []eg.ElementModQ
+	var contestHashes []sequenced
 	for _, info := range e.styles[p.StyleID] {
 		c, h, err := e.encryptContest(info, votes[info.desc.ObjectID])
 		if err != nil {
 			return nil, fmt.Errorf("ballot %s: %w", p.ObjectID, err)
 		}
 		b.Contests = append(b.Contests, c)
-		contestHashes = append(contestHashes, h)
+		contestHashes = append(contestHashes, sequenced{c.SequenceOrder, h})
 	}
-	bh := ballotHash(e.Group, b.ObjectID, e.ManifestHash, contestHashes)
+	bh := ballotHash(e.Group, b.ObjectID, e.ManifestHash, inSequence(contestHashes))
 	code := BallotCode(e.Group, x.codeSeed, timestamp, bh)
 	b.CryptoHash, b.Code = HexQ(bh), HexQ(code)
 	x.codeSeed = code
@@ -96,7 +96,7 @@ func (e *Election) encryptContest(info *contestInfo, votes map[string]int) (Ball
 		total += v
 	}
 	var cts []eg.Ciphertext
-	var hashes []eg.ElementModQ
+	var hashes []sequenced
 	nonceSum := g.ZeroQ()
 	for _, s := range info.selections {
 		vote := votes[s.desc.ObjectID]
@@ -110,7 +110,7 @@ func (e *Election) encryptContest(info *contestInfo, votes map[string]int) (Ball
 		}
 		c.BallotSelections = append(c.BallotSelections, sel)
 		cts = append(cts, ct)
-		hashes = append(hashes, selectionHash(g, s.desc.ObjectID, s.hash, ct))
+		hashes = append(hashes, sequenced{sel.SequenceOrder, selectionHash(g, s.desc.ObjectID, s.hash, ct)})
 		nonceSum = g.AddQ(nonceSum, nonce)
 	}
 	acc := g.AddCiphertexts(cts...)
@@ -118,7 +118,7 @@ func (e *Election) encryptContest(info *contestInfo, votes map[string]int) (Ball
 	if err != nil {
 		return c, eg.ElementModQ{}, fmt.Errorf("contest %s: %w", c.ObjectID, err)
 	}
-	h := contestHash(g, c.ObjectID, info.hash, hashes)
+	h := contestHash(g, c.ObjectID, info.hash, inSequence(hashes))
 	c.CiphertextAccumulation, c.CryptoHash, c.Proof = CiphertextOf(acc), HexQ(h), ConstantProofOf(proof)
 	return c, h, nil
 }
@@ -150,13 +150,13 @@ func (e *Election) encryptSelection(s selectionInfo, vote int) (BallotSelection,
 // relabelled copies as distinct votes.
 func (e *Election) Relabel(b *SubmittedBallot, newID string) (*SubmittedBallot, error) {
 	g := e.Group
-	contestHashes := make([]eg.ElementModQ, len(b.Contests))
+	contestHashes := make([]sequenced, len(b.Contests))
 	for i, c := range b.Contests {
 		h, err := c.CryptoHash.Q(g)
 		if err != nil {
 			return nil, fmt.Errorf("ballot %s: contest %s: crypto_hash: %w", b.ObjectID, c.ObjectID, err)
 		}
-		contestHashes[i] = h
+		contestHashes[i] = sequenced{c.SequenceOrder, h}
 	}
 	seed, err := b.CodeSeed.Q(g)
 	if err != nil {
@@ -164,7 +164,7 @@ func (e *Election) Relabel(b *SubmittedBallot, newID string) (*SubmittedBallot, 
 	}
 	out := *b
 	out.ObjectID = newID
-	h := ballotHash(g, newID, e.ManifestHash, contestHashes)
+	h := ballotHash(g, newID, e.ManifestHash, inSequence(contestHashes))
 	out.CryptoHash = HexQ(h)
 	out.Code = HexQ(BallotCode(g, seed, b.Timestamp, h))
 	return &out, nil

@@ -1,7 +1,9 @@
 package record
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 
 	"github.com/tallyq/tallyq/eg"
 )
@@ -113,6 +115,24 @@ func contestHash(g *eg.Group, objectID string, descriptionHash eg.ElementModQ, s
 		items = append(items, h)
 	}
 	return g.Hash(items...)
+}
+
+// sequenced is a crypto hash with the sequence order of its object: 1.x hashes a
+// contest's selections and a ballot's contests sorted by sequence order
+// (sequence_order_sort), whatever their order in the record.
+type sequenced struct {
+	order int
+	hash  eg.ElementModQ
+}
+
+// inSequence returns the hashes sorted by sequence order (stably).
+func inSequence(hs []sequenced) []eg.ElementModQ {
+	slices.SortStableFunc(hs, func(a, b sequenced) int { return cmp.Compare(a.order, b.order) })
+	out := make([]eg.ElementModQ, len(hs))
+	for i, h := range hs {
+		out[i] = h.hash
+	}
+	return out
 }
 
 // ballotHash is a ballot's crypto_hash: H(object_id, manifest hash, contest hashes...).

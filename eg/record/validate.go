@@ -154,15 +154,15 @@ func (e *Election) prepareBallot(b *SubmittedBallot) (*preparedBallot, error) {
 		return nil, err
 	}
 	pb := &preparedBallot{ballot: b}
-	contestHashes := make([]eg.ElementModQ, 0, len(b.Contests))
+	contestHashes := make([]sequenced, 0, len(b.Contests))
 	for i := range b.Contests {
 		h, err := e.prepareContest(pb, &b.Contests[i])
 		if err != nil {
 			return nil, err
 		}
-		contestHashes = append(contestHashes, h)
+		contestHashes = append(contestHashes, sequenced{b.Contests[i].SequenceOrder, h})
 	}
-	if got := ballotHash(e.Group, b.ObjectID, e.ManifestHash, contestHashes); !b.CryptoHash.Equal(HexQ(got)) {
+	if got := ballotHash(e.Group, b.ObjectID, e.ManifestHash, inSequence(contestHashes)); !b.CryptoHash.Equal(HexQ(got)) {
 		return nil, fail(b, "", "", CheckCryptoHash, "ballot crypto_hash is %s, recomputed %s", b.CryptoHash, got.Hex())
 	}
 	seed, err1 := b.CodeSeed.Q(e.Group)
@@ -226,7 +226,7 @@ func (e *Election) prepareContest(pb *preparedBallot, c *BallotContest) (eg.Elem
 	if err := checkSelectionSet(b, c, info); err != nil {
 		return eg.ElementModQ{}, err
 	}
-	hashes := make([]eg.ElementModQ, 0, len(c.BallotSelections))
+	hashes := make([]sequenced, 0, len(c.BallotSelections))
 	cts := make([]eg.Ciphertext, 0, len(c.BallotSelections))
 	for i := range c.BallotSelections {
 		s := &c.BallotSelections[i]
@@ -235,7 +235,7 @@ func (e *Election) prepareContest(pb *preparedBallot, c *BallotContest) (eg.Elem
 			return eg.ElementModQ{}, err
 		}
 		pb.selections = append(pb.selections, ps)
-		hashes = append(hashes, h)
+		hashes = append(hashes, sequenced{s.SequenceOrder, h})
 		cts = append(cts, ps.ct)
 	}
 	// The accumulation is in the subgroup when it is the product of selections that are.
@@ -246,7 +246,7 @@ func (e *Election) prepareContest(pb *preparedBallot, c *BallotContest) (eg.Elem
 	if !g.AddCiphertexts(cts...).Equal(acc) {
 		return eg.ElementModQ{}, fail(b, c.ObjectID, "", CheckAccumulation, "ciphertext_accumulation is not the product of the %d selections", len(cts))
 	}
-	ch := contestHash(g, c.ObjectID, info.hash, hashes)
+	ch := contestHash(g, c.ObjectID, info.hash, inSequence(hashes))
 	if !c.CryptoHash.Equal(HexQ(ch)) {
 		return eg.ElementModQ{}, fail(b, c.ObjectID, "", CheckCryptoHash, "contest crypto_hash is %s, recomputed %s", c.CryptoHash, ch.Hex())
 	}

@@ -151,7 +151,7 @@ func reencryptContest(t *testing.T, gen *generated, b *SubmittedBallot, ci int, 
 	c := &b.Contests[ci]
 	info := e.contests[c.ObjectID]
 	var cts []eg.Ciphertext
-	var hashes []eg.ElementModQ
+	var hashes []sequenced
 	nonces := g.ZeroQ()
 	minusOne, _ := g.ElementModPFromBig(new(big.Int).Sub(g.P(), big.NewInt(1)))
 	for i, s := range info.selections {
@@ -181,7 +181,7 @@ func reencryptContest(t *testing.T, gen *generated, b *SubmittedBallot, ci int, 
 		c.BallotSelections[i] = BallotSelection{ObjectID: s.desc.ObjectID, SequenceOrder: s.desc.SequenceOrder,
 			DescriptionHash: HexQ(s.hash), Ciphertext: CiphertextOf(ct), CryptoHash: HexQ(h),
 			IsPlaceholderSelection: s.placeholder, Proof: DisjunctiveProofOf(proof)}
-		cts, hashes = append(cts, ct), append(hashes, h)
+		cts, hashes = append(cts, ct), append(hashes, sequenced{s.desc.SequenceOrder, h})
 		nonces = g.AddQ(nonces, nonce)
 	}
 	acc := g.AddCiphertexts(cts...)
@@ -198,21 +198,18 @@ func reencryptContest(t *testing.T, gen *generated, b *SubmittedBallot, ci int, 
 	if negated == "" && proof.Verify(g, acc, sum, e.PublicKey, e.ExtendedBaseHash) != nil {
 		t.Fatalf("the re-encrypted contest's proof of %d does not verify for %d", sum, sum)
 	}
-	ch := contestHash(g, c.ObjectID, info.hash, hashes)
+	ch := contestHash(g, c.ObjectID, info.hash, inSequence(hashes))
 	c.CiphertextAccumulation, c.CryptoHash, c.Proof = CiphertextOf(acc), HexQ(ch), ConstantProofOf(proof)
 	refreshBallotHashes(t, gen, b)
 }
 
 // refreshBallotHashes recomputes the ballot's crypto hash and code from its contests.
 func refreshBallotHashes(t *testing.T, gen *generated, b *SubmittedBallot) {
-	var hs []eg.ElementModQ
-	for _, c := range b.Contests {
-		h, _ := c.CryptoHash.Q(gen.g)
-		hs = append(hs, h)
+	r, err := gen.election.Relabel(b, b.ObjectID)
+	if err != nil {
+		t.Fatal(err)
 	}
-	bh := ballotHash(gen.g, b.ObjectID, gen.election.ManifestHash, hs)
-	seed, _ := b.CodeSeed.Q(gen.g)
-	b.CryptoHash, b.Code = HexQ(bh), HexQ(BallotCode(gen.g, seed, b.Timestamp, bh))
+	b.CryptoHash, b.Code = r.CryptoHash, r.Code
 }
 
 // TestValidationNegative breaks a valid ballot once per check and asserts the error names

@@ -56,7 +56,7 @@ func generatedManifest() *record.Manifest {
 	sels := func(contest string, n int) []record.SelectionDescription {
 		var out []record.SelectionDescription
 		for i := range n {
-			out = append(out, record.SelectionDescription{ObjectID: fmt.Sprintf("%s-%d", contest, i), SequenceOrder: 3 + 4*i, CandidateID: fmt.Sprintf("%s-cand-%d", contest, i)})
+			out = append(out, record.SelectionDescription{ObjectID: fmt.Sprintf("%s-%d", contest, i), SequenceOrder: 20 - 4*i, CandidateID: fmt.Sprintf("%s-cand-%d", contest, i)})
 		}
 		return out
 	}
@@ -65,8 +65,8 @@ func generatedManifest() *record.Manifest {
 		StartDate: "2026-11-03T06:00:00-05:00", EndDate: "2026-11-03T20:00:00-05:00",
 		GeopoliticalUnits: []record.GeopoliticalUnit{{ObjectID: "city", Name: "City", Type: "city"}, {ObjectID: "ward", Name: "Ward", Type: "ward"}},
 		Contests: []record.ContestDescription{
-			{ObjectID: "mayor", SequenceOrder: 0, ElectoralDistrictID: "city", VoteVariation: "one_of_m", NumberElected: 1, VotesAllowed: &one, Name: "Mayor", BallotSelections: sels("mayor", 3)},
-			{ObjectID: "council", SequenceOrder: 1, ElectoralDistrictID: "ward", VoteVariation: "n_of_m", NumberElected: 2, VotesAllowed: &two, Name: "Council", BallotSelections: sels("council", 4)},
+			{ObjectID: "mayor", SequenceOrder: 1, ElectoralDistrictID: "city", VoteVariation: "one_of_m", NumberElected: 1, VotesAllowed: &one, Name: "Mayor", BallotSelections: sels("mayor", 3)},
+			{ObjectID: "council", SequenceOrder: 0, ElectoralDistrictID: "ward", VoteVariation: "n_of_m", NumberElected: 2, VotesAllowed: &two, Name: "Council", BallotSelections: sels("council", 4)},
 		},
 		BallotStyles: []record.BallotStyle{
 			{ObjectID: "city-only", GeopoliticalUnitIDs: []string{"city"}},
@@ -87,9 +87,10 @@ const (
 func writeGenerated(public, private string) error {
 	g := eg.TestGroup()
 	m := generatedManifest()
-	// Listed in sequence order, the order of the spec's commitment hash (eg/record hashes
-	// the commitments in the order given); the files sort by id in another order.
-	specs := []record.GuardianSpec{{ID: "dave", SequenceOrder: 1}, {ID: "alice", SequenceOrder: 2}, {ID: "erin", SequenceOrder: 3}, {ID: "carol", SequenceOrder: 4}, {ID: "bob", SequenceOrder: 5}}
+	// Contests and selections are listed against their sequence order and the guardians
+	// out of it, so that the record shows whether both sides hash in sequence order, as
+	// 1.x does, rather than in list order.
+	specs := []record.GuardianSpec{{ID: "erin", SequenceOrder: 3}, {ID: "alice", SequenceOrder: 2}, {ID: "dave", SequenceOrder: 1}, {ID: "bob", SequenceOrder: 5}, {ID: "carol", SequenceOrder: 4}}
 	cer, err := record.KeyCeremony(g, m, specs, 3, record.CeremonyOptions{RSABits: 1024, Backups: record.BackupIdentity})
 	if err != nil {
 		return err
