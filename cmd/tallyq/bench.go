@@ -3,11 +3,16 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
+	"log/slog"
 	"os"
 	"runtime"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tallyq/tallyq/bench"
 	"github.com/tallyq/tallyq/migrations"
@@ -16,55 +21,84 @@ import (
 func init() {
 	register(&command{
 		name:    "bench",
-		summary: "run a benchmark scenario against its anchor in the same run (queue)",
+		summary: "run a benchmark scenario against its anchor in the same run (" + strings.Join(benchScenarioNames(), ", ") + ")",
 		run:     runBench,
 	})
 }
 
-// benchOptions are the flags of `tallyq bench`.
-type benchOptions struct {
+// benchScenario is one scenario of `tallyq bench`: its help, its flags and
+// how it runs and prints.
+type benchScenario struct {
+	name, summary string
+	// options returns the scenario's flags, unparsed.
+	options func() benchOptions
+}
+
+// benchOptions are a scenario's flags, which also run it.
+type benchOptions interface {
+	options
+	// common returns the flags every scenario has.
+	common() *benchCommon
+	// slots is how many database connections the scenario keeps busy.
+	slots() int
+	// run runs the scenario, prints its table and returns its result.
+	run(ctx context.Context, e *env, pool *pgxpool.Pool, logger *slog.Logger) (any, error)
+}
+
+var benchScenarios = []benchScenario{
+	{name: "queue", options: func() benchOptions { return &queueBenchOptions{} },
+		summary: "queue: no-op chunks per second through the River broker with exact progress, next to raw\nRiver no-op jobs per second on the same database in the same run, and their ratio; and\nthe time to create a large job."},
+	{name: "tally", options: func() benchOptions { return &tallyBenchOptions{} },
+		summary: "tally: ballots per second of the tally job, unverified and verified, with --workers\nin-process slots, next to the in-memory rate of the same operations on the same stored\nballots with as many goroutines, their ratios, and the ratio to the seed system's 5\nballots/s per worker. Ballots are relabelled copies of a cached pool of encrypted ones."},
+	{name: "memory", options: func() benchOptions { return &memoryBenchOptions{} },
+		summary: "memory: the peak resident set (VmHWM) of a separate `tallyq worker` process tallying\nelections of each --sizes at each --chunk-sizes, and the ratio of the largest to the\nsmallest. Each size is ingested once and re-tallied per chunk size."},
+}
+
+func benchScenarioNames() []string {
+	names := make([]string, len(benchScenarios))
+	for i, s := range benchScenarios {
+		names[i] = s.name
+	}
+	return names
+}
+
+// benchCommon are the flags of every scenario.
+type benchCommon struct {
 	dbOptions
-	scenario     string
-	chunks       int
-	workers      int
-	rounds       int
-	createChunks int
-	jsonPath     string
+	jsonPath string
 }
 
-func (o *benchOptions) register(fs *flagSet) {
+func (o *benchCommon) common() *benchCommon { return o }
+
+func (o *benchCommon) register(fs *flagSet) {
 	o.dbOptions.register(fs)
-	fs.IntEnv(&o.chunks, "chunks", "TALLYQ_BENCH_CHUNKS", 20_000, "no-op chunks (and raw River jobs) per round")
-	fs.IntEnv(&o.workers, "workers", "TALLYQ_BENCH_WORKERS", 200, "worker count of both the broker and raw River")
-	fs.IntEnv(&o.rounds, "rounds", "TALLYQ_BENCH_ROUNDS", 3, "rounds, alternating raw River and the broker; the medians are compared")
-	fs.IntEnv(&o.createChunks, "create-chunks", "TALLYQ_BENCH_CREATE_CHUNKS", 100_000, "size of the job whose creation is timed (0: skip)")
-	fs.StringEnv(&o.jsonPath, "json", "TALLYQ_BENCH_JSON", "", "also write the result as JSON to this `file`")
-}
-
-func (o *benchOptions) validate() error {
-	if o.scenario != "queue" {
-		return usagef("unknown scenario %q; the scenarios are: queue", o.scenario)
-	}
-	if o.chunks < 1 || o.workers < 1 || o.rounds < 1 || o.createChunks < 0 {
-		return usagef("--chunks, --workers and --rounds must be positive and --create-chunks not negative")
-	}
-	return o.dbOptions.validate()
+	fs.StringEnv(&o.jsonPath, "json", "TALLYQ_BENCH_JSON", "",
+		"also write the result as JSON into this `file`, under the scenario's name (other scenarios' results in it are kept)")
 }
 
 func runBench(ctx context.Context, e *env, args []string) error {
-	var opts benchOptions
-	flags, scenario, err := splitWord(args, "queue")
+	names := benchScenarioNames()
+	flags, name, err := splitWord(args, names...)
 	if err != nil {
 		return err
 	}
-	opts.scenario = scenario
-	if err := parseOptions(e, flags, "bench", "[flags] queue",
-		"queue: no-op chunks per second through the River broker with exact progress, next to raw\nRiver no-op jobs per second on the same database in the same run, and their ratio; and\nthe time to create a large job. Run it on a database that serves nothing else.",
-		&opts); err != nil {
+	if name == "" {
+		name = "queue"
+	}
+	var sc benchScenario
+	for _, s := range benchScenarios {
+		if s.name == name {
+			sc = s
+		}
+	}
+	opts := sc.options()
+	summary := sc.summary + "\nRun it on a database that serves nothing else."
+	if err := parseOptions(e, flags, "bench", "[flags] "+strings.Join(names, "|"), summary, opts); err != nil {
 		return err
 	}
-	logger := opts.logger(e)
-	pool, err := connect(ctx, opts.databaseURL, opts.workers, logger)
+	c := opts.common()
+	logger := c.logger(e)
+	pool, err := connect(ctx, c.databaseURL, opts.slots(), logger)
 	if err != nil {
 		return err
 	}
@@ -72,30 +106,88 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	if err := migrations.New(pool).Check(ctx); err != nil {
 		return err
 	}
-	res, err := bench.RunQueue(ctx, pool, bench.QueueConfig{
-		Chunks: opts.chunks, Workers: opts.workers, Rounds: opts.rounds, CreateChunks: opts.createChunks, Logger: logger,
-	})
+	res, err := opts.run(ctx, e, pool, logger)
 	if err != nil {
-		return fmt.Errorf("queue benchmark: %w", err)
+		return fmt.Errorf("%s benchmark: %w", sc.name, err)
 	}
-	printQueueResult(e, res)
-	if opts.jsonPath != "" {
-		b, err := json.MarshalIndent(res, "", "  ")
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(opts.jsonPath, append(b, '\n'), 0o644); err != nil {
-			return fmt.Errorf("write %s: %w", opts.jsonPath, err)
-		}
+	if c.jsonPath != "" {
+		return mergeBenchJSON(c.jsonPath, sc.name, res)
 	}
 	return nil
+}
+
+// mergeBenchJSON writes res under key name into the JSON object in path,
+// keeping the other scenarios' results already there.
+func mergeBenchJSON(path, name string, res any) error {
+	all := map[string]json.RawMessage{}
+	b, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return fmt.Errorf("read %s: %w", path, err)
+	default:
+		var old map[string]json.RawMessage
+		if json.Unmarshal(b, &old) == nil {
+			for _, n := range benchScenarioNames() {
+				if v, ok := old[n]; ok {
+					all[n] = v
+				}
+			}
+		}
+	}
+	if all[name], err = json.Marshal(res); err != nil {
+		return err
+	}
+	if b, err = json.MarshalIndent(all, "", "  "); err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// queueBenchOptions are the flags of `tallyq bench queue`.
+type queueBenchOptions struct {
+	benchCommon
+	chunks       int
+	workers      int
+	rounds       int
+	createChunks int
+}
+
+func (o *queueBenchOptions) register(fs *flagSet) {
+	o.benchCommon.register(fs)
+	fs.IntEnv(&o.chunks, "chunks", "TALLYQ_BENCH_CHUNKS", 20_000, "no-op chunks (and raw River jobs) per round")
+	fs.IntEnv(&o.workers, "workers", "TALLYQ_BENCH_WORKERS", 200, "worker count of both the broker and raw River")
+	fs.IntEnv(&o.rounds, "rounds", "TALLYQ_BENCH_ROUNDS", 3, "rounds, alternating raw River and the broker; the medians are compared")
+	fs.IntEnv(&o.createChunks, "create-chunks", "TALLYQ_BENCH_CREATE_CHUNKS", 100_000, "size of the job whose creation is timed (0: skip)")
+}
+
+func (o *queueBenchOptions) validate() error {
+	if o.chunks < 1 || o.workers < 1 || o.rounds < 1 || o.createChunks < 0 {
+		return usagef("--chunks, --workers and --rounds must be positive and --create-chunks not negative")
+	}
+	return o.dbOptions.validate()
+}
+
+func (o *queueBenchOptions) slots() int { return o.workers }
+
+func (o *queueBenchOptions) run(ctx context.Context, e *env, pool *pgxpool.Pool, logger *slog.Logger) (any, error) {
+	res, err := bench.RunQueue(ctx, pool, bench.QueueConfig{
+		Chunks: o.chunks, Workers: o.workers, Rounds: o.rounds, CreateChunks: o.createChunks, Logger: logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	printQueueResult(e, res)
+	return res, nil
 }
 
 func printQueueResult(e *env, r bench.QueueResult) {
 	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(w, "queue benchmark\t%d chunks/round, %d workers, %d rounds, %d CPUs\n", r.Config.Chunks, r.Config.Workers, r.Config.Rounds, runtime.NumCPU())
-	fmt.Fprintf(w, "postgres\t%s; fsync=%s synchronous_commit=%s full_page_writes=%s\n",
-		r.Postgres["server_version"], r.Postgres["fsync"], r.Postgres["synchronous_commit"], r.Postgres["full_page_writes"])
+	printPostgres(w, r.Postgres)
 	fmt.Fprintf(w, "raw River no-op jobs/s\t%s (median %.0f)\n", rates(r.RawRiverPerSec), r.RawRiverMedian)
 	fmt.Fprintf(w, "River broker chunks/s, exact progress\t%s (median %.0f)\n", rates(r.BrokerPerSec), r.BrokerMedian)
 	fmt.Fprintf(w, "ratio broker / raw River\t%.2f\n", r.Ratio)
@@ -104,6 +196,11 @@ func printQueueResult(e *env, r bench.QueueResult) {
 		fmt.Fprintf(w, "create a %d-chunk job\t%.2f s (%.0f chunks/s)\n", r.Config.CreateChunks, r.CreateSeconds, r.CreateChunksPer)
 	}
 	w.Flush()
+}
+
+func printPostgres(w *tabwriter.Writer, pg map[string]string) {
+	fmt.Fprintf(w, "postgres\t%s; fsync=%s synchronous_commit=%s full_page_writes=%s\n",
+		pg["server_version"], pg["fsync"], pg["synchronous_commit"], pg["full_page_writes"])
 }
 
 func cpuCosts(cs []bench.CPUCost) string {

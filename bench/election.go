@@ -1,0 +1,169 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tallyq/tallyq/jobs"
+	"github.com/tallyq/tallyq/jobs/election"
+	riverbroker "github.com/tallyq/tallyq/queue/river"
+)
+
+// electionService is the election pipeline as `tallyq serve` and `tallyq
+// worker` build it: River broker and engine with their default settings.
+type electionService struct {
+	pool   *pgxpool.Pool
+	engine *jobs.Engine
+	svc    *election.Service
+}
+
+func newElectionService(pool *pgxpool.Pool, logger *slog.Logger) (*electionService, error) {
+	broker, err := riverbroker.New(pool, riverbroker.Config{Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	engine, err := jobs.NewEngine(pool, broker, jobs.Config{Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	svc, err := election.New(pool, engine, election.Config{Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	return &electionService{pool: pool, engine: engine, svc: svc}, nil
+}
+
+// PoolInfo says which ballot pool a scenario used.
+type PoolInfo struct {
+	PoolSize   int  `json:"poolSize"`
+	PoolReused bool `json:"poolReused"`
+}
+
+// electionBench is what the scenarios that tally ballots start from: the
+// database's settings, the ballot pool and the election service.
+type electionBench struct {
+	*electionService
+	postgres map[string]string
+	ballots  *Pool
+	progress func(string)
+}
+
+// startElectionBench reads the settings, loads (or generates) the pool and
+// builds the service; progress may be nil.
+func startElectionBench(ctx context.Context, pool *pgxpool.Pool, pc PoolConfig, logger *slog.Logger, progress func(string)) (*electionBench, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if progress == nil {
+		progress = func(string) {}
+	}
+	settings, err := PostgresSettings(ctx, pool)
+	if err != nil {
+		return nil, err
+	}
+	bp, err := LoadPool(ctx, pc)
+	if err != nil {
+		return nil, err
+	}
+	progress(poolNote(bp))
+	s, err := newElectionService(pool, logger)
+	if err != nil {
+		return nil, err
+	}
+	return &electionBench{electionService: s, postgres: settings, ballots: bp, progress: progress}, nil
+}
+
+func (b *electionBench) poolInfo() PoolInfo {
+	return PoolInfo{PoolSize: len(b.ballots.Ballots), PoolReused: b.ballots.Reused}
+}
+
+func poolNote(p *Pool) string {
+	how := "generated and cached"
+	if p.Reused {
+		how = "reused"
+	}
+	return fmt.Sprintf("ballot pool: %d distinct %s-group ballots, %s (%s)", len(p.Ballots), p.Config.Group, how, p.Dir)
+}
+
+// ingest creates an election of n ballots from the pool, unverified, and
+// returns its id and the ingest's duration.
+func (b *electionBench) ingest(ctx context.Context, n int) (int64, time.Duration, error) {
+	start := time.Now()
+	id, err := b.ballots.Ingest(ctx, b.svc, n, false)
+	d := time.Since(start)
+	if err == nil {
+		b.progress(fmt.Sprintf("ingested %d ballots in %.1f s (%.0f ballots/s)", n, d.Seconds(), float64(n)/d.Seconds()))
+	}
+	return id, d, err
+}
+
+// resetTally returns a tallied election to OPEN with no tally, verifying
+// its ballots or not, in chunks of chunkSize, so that the same stored
+// ballots are tallied again. It knows the pipeline's tables; the scenarios'
+// tests keep it in step with the schema.
+func resetTally(ctx context.Context, pool *pgxpool.Pool, id int64, verify bool, chunkSize int) error {
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		for _, table := range []string{"decryption_objects", "spoiled_selections", "tally_subtotals", "invalid_ballots"} {
+			if _, err := tx.Exec(ctx, `DELETE FROM `+table+` WHERE election_id = $1`, id); err != nil {
+				return fmt.Errorf("reset tally of election %d: %s: %w", id, table, err)
+			}
+		}
+		if _, err := tx.Exec(ctx, `UPDATE elections SET state = 'OPEN', tally_job = NULL, verify_ballots = $2, chunk_size = $3
+			WHERE election_id = $1`, id, verify, chunkSize); err != nil {
+			return fmt.Errorf("reset tally of election %d: %w", id, err)
+		}
+		return nil
+	})
+}
+
+// tallyRun is one tally job's outcome.
+type tallyRun struct {
+	job     jobs.JobStatus
+	elapsed time.Duration // created → COMPLETED, by the database's clock
+}
+
+// tally starts the election's tally job and waits until it is terminal;
+// the workers (here or in another process) must be running. It checks that
+// every ballot was counted and none was found invalid.
+func (s *electionService) tally(ctx context.Context, id int64, ballots int) (tallyRun, error) {
+	started, err := s.svc.StartTally(ctx, id, "bench")
+	if err != nil {
+		return tallyRun{}, err
+	}
+	if !started.Created {
+		return tallyRun{}, fmt.Errorf("election %d already had a tally job %s", id, started.Job.JobID)
+	}
+	job, err := WaitTerminal(ctx, s.pool, s.engine, started.Job.JobID)
+	if err != nil {
+		return tallyRun{}, err
+	}
+	if err := checkTallied(ctx, s.pool, id, job, ballots); err != nil {
+		return tallyRun{}, err
+	}
+	return tallyRun{job: job, elapsed: job.CompletedAt.Sub(job.CreatedAt)}, nil
+}
+
+func checkTallied(ctx context.Context, pool *pgxpool.Pool, id int64, job jobs.JobStatus, ballots int) error {
+	if job.Status != jobs.StatusCompleted || job.CompletedAt == nil {
+		msg := ""
+		if job.ErrorMessage != nil {
+			msg = ": " + *job.ErrorMessage
+		}
+		return fmt.Errorf("tally job %s ended %s%s", uuid.UUID(job.JobID), job.Status, msg)
+	}
+	var counted, invalid int64
+	if err := pool.QueryRow(ctx, `SELECT coalesce(sum(cast_count + spoiled), 0), coalesce(sum(invalid), 0)
+		FROM tally_subtotals WHERE election_id = $1`, id).Scan(&counted, &invalid); err != nil {
+		return fmt.Errorf("read subtotals: %w", err)
+	}
+	if counted != int64(ballots) || invalid != 0 {
+		return fmt.Errorf("the tally counted %d valid and %d invalid ballots of %d", counted, invalid, ballots)
+	}
+	return nil
+}

@@ -1,0 +1,221 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// MemoryConfig sizes the memory scenario.
+type MemoryConfig struct {
+	Pool PoolConfig
+	// Sizes are the elections' sizes in ballots; ChunkSizes the tally chunk
+	// sizes each is tallied with.
+	Sizes      []int
+	ChunkSizes []int
+	// Tallyq is the tallyq binary that runs the worker process.
+	Tallyq string
+	// DatabaseURL is the database's URL, for the worker process.
+	DatabaseURL string
+	// Concurrency and MemoryBudget are the worker's --concurrency and
+	// --memory-budget.
+	Concurrency  int
+	MemoryBudget string
+	// Logger receives this process's River and engine logs.
+	Logger *slog.Logger `json:"-"`
+	// WorkerOutput receives the worker process's stdout and stderr (nil: discarded).
+	WorkerOutput io.Writer `json:"-"`
+	// Progress, when set, is told what the scenario is doing.
+	Progress func(msg string) `json:"-"`
+}
+
+// MemoryResult is the outcome of the memory scenario.
+type MemoryResult struct {
+	Config   MemoryConfig      `json:"config"`
+	Postgres map[string]string `json:"postgres"`
+	PoolInfo
+	Runs []MemoryRun `json:"runs"`
+	// MinMiB and MaxMiB are the smallest and largest peak; Ratio is MaxMiB / MinMiB.
+	MinMiB float64 `json:"minVmHWMMiB"`
+	MaxMiB float64 `json:"maxVmHWMMiB"`
+	Ratio  float64 `json:"ratio"`
+}
+
+// MemoryRun is one tally in a fresh worker process.
+type MemoryRun struct {
+	Ballots       int     `json:"ballots"`
+	ChunkSize     int     `json:"chunkSize"`
+	IngestSeconds float64 `json:"ingestSeconds,omitempty"`
+	TallySeconds  float64 `json:"tallySeconds"`
+	// VmHWMMiB is the worker process's peak resident set after the tally.
+	VmHWMMiB float64 `json:"vmHWMMiB"`
+}
+
+// RunMemory tallies elections of each size at each chunk size, each tally
+// in a new worker process, and reads the process's peak resident set
+// (VmHWM) once the job is COMPLETED. Each size's ballots are ingested once;
+// between chunk sizes the election's tally is reset (its subtotals deleted
+// and its state returned to OPEN), so the same stored ballots are tallied
+// again. Ballot verification is off: it changes CPU, not memory.
+func RunMemory(ctx context.Context, pool *pgxpool.Pool, cfg MemoryConfig) (MemoryResult, error) {
+	res := MemoryResult{Config: cfg}
+	if len(cfg.Sizes) == 0 || len(cfg.ChunkSizes) == 0 || slices.Min(cfg.Sizes) < 1 || slices.Min(cfg.ChunkSizes) < 1 || cfg.Concurrency < 1 {
+		return res, fmt.Errorf("memory scenario: sizes, chunk sizes and concurrency must be positive: %v, %v, %d", cfg.Sizes, cfg.ChunkSizes, cfg.Concurrency)
+	}
+	b, err := startElectionBench(ctx, pool, cfg.Pool, cfg.Logger, cfg.Progress)
+	if err != nil {
+		return res, err
+	}
+	res.Postgres, res.PoolInfo, res.Config.Pool = b.postgres, b.poolInfo(), b.ballots.Config
+	for _, size := range cfg.Sizes {
+		id, ingest, err := b.ingest(ctx, size)
+		if err != nil {
+			return res, err
+		}
+		for i, chunkSize := range cfg.ChunkSizes {
+			run, err := b.memoryRun(ctx, cfg, id, size, chunkSize)
+			if err != nil {
+				return res, fmt.Errorf("%d ballots in chunks of %d: %w", size, chunkSize, err)
+			}
+			if i == 0 {
+				run.IngestSeconds = ingest.Seconds()
+			}
+			res.Runs = append(res.Runs, run)
+			b.progress(fmt.Sprintf("%d ballots, chunks of %d: tally %.1f s, worker VmHWM %.1f MiB", size, chunkSize, run.TallySeconds, run.VmHWMMiB))
+		}
+	}
+	res.MinMiB, res.MaxMiB = res.Runs[0].VmHWMMiB, res.Runs[0].VmHWMMiB
+	for _, r := range res.Runs {
+		res.MinMiB, res.MaxMiB = min(res.MinMiB, r.VmHWMMiB), max(res.MaxMiB, r.VmHWMMiB)
+	}
+	if res.MinMiB > 0 {
+		res.Ratio = res.MaxMiB / res.MinMiB
+	}
+	return res, nil
+}
+
+// memoryRun tallies the election in chunks of chunkSize in a new worker
+// process and returns the process's peak resident set.
+func (s *electionService) memoryRun(ctx context.Context, cfg MemoryConfig, id int64, ballots, chunkSize int) (MemoryRun, error) {
+	run := MemoryRun{Ballots: ballots, ChunkSize: chunkSize}
+	if err := resetTally(ctx, s.pool, id, false, chunkSize); err != nil {
+		return run, err
+	}
+	if err := vacuum(ctx, s.pool); err != nil {
+		return run, err
+	}
+	w, err := startWorker(cfg)
+	if err != nil {
+		return run, err
+	}
+	// A worker that dies ends the wait for its job.
+	wctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go func() {
+		<-w.exited
+		cancel(fmt.Errorf("the worker process exited during the tally: %w", w.err))
+	}()
+	t, err := s.tally(wctx, id, ballots)
+	if err != nil {
+		if cause := context.Cause(wctx); cause != nil && ctx.Err() == nil {
+			err = cause
+		}
+		return run, errors.Join(err, w.stop())
+	}
+	run.TallySeconds = t.elapsed.Seconds()
+	hwm, err := peakRSS(w.cmd.Process.Pid)
+	if err = errors.Join(err, w.stop()); err != nil {
+		return run, err
+	}
+	run.VmHWMMiB = float64(hwm) / (1 << 20)
+	return run, nil
+}
+
+// workerProcess is a running `tallyq worker`.
+type workerProcess struct {
+	cmd    *exec.Cmd
+	exited chan struct{} // closed when the process has exited; err is then set
+	err    error
+}
+
+func startWorker(cfg MemoryConfig) (*workerProcess, error) {
+	cmd := exec.Command(cfg.Tallyq, "worker", "--concurrency", strconv.Itoa(cfg.Concurrency), "--memory-budget", cfg.MemoryBudget,
+		"--log-level", "error", "--log-format", "text")
+	cmd.Env = append(os.Environ(), "TALLYQ_DATABASE_URL="+cfg.DatabaseURL)
+	if cfg.WorkerOutput != nil {
+		cmd.Stdout, cmd.Stderr = cfg.WorkerOutput, cfg.WorkerOutput
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start worker process %s: %w", cfg.Tallyq, err)
+	}
+	w := &workerProcess{cmd: cmd, exited: make(chan struct{})}
+	go func() {
+		w.err = cmd.Wait()
+		close(w.exited)
+	}()
+	return w, nil
+}
+
+// workerStopTimeout bounds an idle worker's exit after SIGTERM.
+const workerStopTimeout = time.Minute
+
+// stop sends SIGTERM and waits for the worker to exit cleanly.
+func (w *workerProcess) stop() error {
+	select {
+	case <-w.exited:
+		return w.err
+	default:
+	}
+	if err := w.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		return fmt.Errorf("stop worker process: %w", err)
+	}
+	select {
+	case <-w.exited:
+		if w.err != nil {
+			return fmt.Errorf("worker process after SIGTERM: %w", w.err)
+		}
+		return nil
+	case <-time.After(workerStopTimeout):
+		_ = w.cmd.Process.Kill()
+		<-w.exited
+		return fmt.Errorf("worker process did not exit within %s of SIGTERM; killed", workerStopTimeout)
+	}
+}
+
+// peakRSS reads a process's peak resident set size (VmHWM) in bytes from
+// /proc (Linux).
+func peakRSS(pid int) (int64, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, fmt.Errorf("read peak memory of process %d: %w", pid, err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:")
+		if !ok {
+			continue
+		}
+		kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("process %d: VmHWM %q: %w", pid, rest, err)
+		}
+		return kb << 10, nil
+	}
+	if err := sc.Err(); err != nil {
+		return 0, err
+	}
+	return 0, fmt.Errorf("process %d: no VmHWM in /proc/%d/status", pid, pid)
+}

@@ -1,0 +1,48 @@
+package bench
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/tallyq/tallyq/internal/testdb"
+)
+
+// buildTallyq builds cmd/tallyq into the test's directory, for the worker
+// process of the memory scenario.
+func buildTallyq(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "tallyq")
+	cmd := exec.Command("go", "build", "-o", bin, "github.com/tallyq/tallyq/cmd/tallyq")
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("build tallyq: %v", err)
+	}
+	return bin
+}
+
+// TestMemoryScenarioTiny runs the memory scenario at tiny sizes, with real
+// worker processes, so that it keeps working; it asserts no memory figure.
+func TestMemoryScenarioTiny(t *testing.T) {
+	pool := testdb.New(t, testdb.WithMaxConns(10))
+	cfg := MemoryConfig{Pool: tinyPool(t), Sizes: []int{20, 30}, ChunkSizes: []int{3, 50},
+		Tallyq: buildTallyq(t), DatabaseURL: testdb.URL(t), Concurrency: 2, MemoryBudget: "256MiB", WorkerOutput: os.Stderr}
+	res, err := RunMemory(context.Background(), pool, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Runs) != 4 {
+		t.Fatalf("%d runs, want 4: %+v", len(res.Runs), res.Runs)
+	}
+	for i, r := range res.Runs {
+		if r.Ballots != cfg.Sizes[i/2] || r.ChunkSize != cfg.ChunkSizes[i%2] || r.VmHWMMiB <= 0 || r.TallySeconds <= 0 {
+			t.Fatalf("run %d: %+v", i, r)
+		}
+	}
+	if res.MinMiB <= 0 || res.Ratio < 1 {
+		t.Fatalf("summary: min %.1f MiB, max %.1f MiB, ratio %.2f", res.MinMiB, res.MaxMiB, res.Ratio)
+	}
+	t.Logf("%+v", res.Runs)
+}

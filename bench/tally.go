@@ -1,0 +1,262 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/tallyq/tallyq/eg/record"
+	"github.com/tallyq/tallyq/jobs"
+)
+
+// SeedBallotsPerWorkerSecond is the seed system's tally rate: 2,000 chunks
+// of 50 ballots in 33 minutes on its workers, about 5 ballots/s per worker.
+const SeedBallotsPerWorkerSecond = 5.0
+
+// anchorBatch is how many ballots the in-memory anchor decodes and
+// validates together, as a tally chunk does (jobs/election's validateBatch).
+const anchorBatch = 16
+
+// TallyConfig sizes the tally scenario.
+type TallyConfig struct {
+	Pool PoolConfig
+	// Ballots is the election's size.
+	Ballots int
+	// Workers is the number of in-process worker slots and of the
+	// in-memory anchor's goroutines.
+	Workers int
+	// ChunkSize is the tally's ballots per chunk.
+	ChunkSize int
+	// Rounds alternates the in-memory anchor and the queue this many times
+	// unverified; VerifiedRounds (at most Rounds) verified too. A verified
+	// 4096-bit tally takes minutes, an unverified one seconds.
+	Rounds, VerifiedRounds int
+	// Logger receives River's and the engine's logs.
+	Logger *slog.Logger `json:"-"`
+	// Progress, when set, is told what the scenario is doing.
+	Progress func(msg string) `json:"-"`
+}
+
+// TallyResult is the outcome of the tally scenario. Rates are ballots per
+// second; a queue rate is the ballots over the tally job's time from
+// creation to COMPLETED.
+type TallyResult struct {
+	Config   TallyConfig       `json:"config"`
+	Postgres map[string]string `json:"postgres"`
+	PoolInfo
+	IngestSeconds float64 `json:"ingestSeconds"`
+
+	Unverified TallyRates `json:"unverified"`
+	Verified   TallyRates `json:"verified"`
+}
+
+// TallyRates are one mode's rates through the queue and in memory.
+type TallyRates struct {
+	QueuePerSec    []float64 `json:"queuePerSec"`
+	InMemoryPerSec []float64 `json:"inMemoryPerSec"`
+	QueueMedian    float64   `json:"queueMedian"`
+	InMemoryMedian float64   `json:"inMemoryMedian"`
+	// Ratio is QueueMedian / InMemoryMedian.
+	Ratio float64 `json:"ratio"`
+	// PerWorker is QueueMedian / Workers; SeedRatio is PerWorker over the
+	// seed system's 5 ballots/s per worker.
+	PerWorker float64 `json:"queuePerWorker"`
+	SeedRatio float64 `json:"seedRatio"`
+	// QueueCPU is the CPU per ballot of the queue runs, split by process.
+	QueueCPU []BallotCPU `json:"queueCPU"`
+}
+
+// BallotCPU is CPU time per ballot, split by process.
+type BallotCPU struct {
+	SelfMicros     float64 `json:"selfMicrosPerBallot"`
+	PostgresMicros float64 `json:"postgresMicrosPerBallot"`
+}
+
+func (r *TallyRates) summarize(workers int) {
+	r.QueueMedian, r.InMemoryMedian = median(r.QueuePerSec), median(r.InMemoryPerSec)
+	if r.InMemoryMedian > 0 {
+		r.Ratio = r.QueueMedian / r.InMemoryMedian
+	}
+	r.PerWorker = r.QueueMedian / float64(workers)
+	r.SeedRatio = r.PerWorker / SeedBallotsPerWorkerSecond
+}
+
+// RunTally measures the tally job's ballots per second, unverified and
+// verified, against the in-memory rate of the same operations on the same
+// stored ballots with as many goroutines as worker slots, alternating them.
+// It creates an election from the pool and tallies it again and again.
+func RunTally(ctx context.Context, pool *pgxpool.Pool, cfg TallyConfig) (TallyResult, error) {
+	res := TallyResult{Config: cfg}
+	if cfg.Ballots < 1 || cfg.Workers < 1 || cfg.ChunkSize < 1 || cfg.Rounds < 1 || cfg.VerifiedRounds < 0 || cfg.VerifiedRounds > cfg.Rounds {
+		return res, fmt.Errorf("tally scenario: ballots, workers, chunk size and rounds must be positive, verified rounds from 0 to rounds: %+v", cfg)
+	}
+	b, err := startElectionBench(ctx, pool, cfg.Pool, cfg.Logger, cfg.Progress)
+	if err != nil {
+		return res, err
+	}
+	res.Postgres, res.PoolInfo, res.Config.Pool = b.postgres, b.poolInfo(), b.ballots.Config
+	id, d, err := b.ingest(ctx, cfg.Ballots)
+	if err != nil {
+		return res, err
+	}
+	res.IngestSeconds = d.Seconds()
+	data, err := readCompact(ctx, pool, id)
+	if err != nil {
+		return res, err
+	}
+	anchor := &inMemory{pool: b.ballots, data: data, workers: cfg.Workers}
+	if err := anchor.warmUp(ctx); err != nil {
+		return res, fmt.Errorf("in-memory anchor: %w", err)
+	}
+	for round := range cfg.Rounds {
+		for _, verify := range []bool{false, true} {
+			if verify && round >= cfg.VerifiedRounds {
+				continue
+			}
+			rates := &res.Unverified
+			if verify {
+				rates = &res.Verified
+			}
+			rate, err := anchor.rate(ctx, verify)
+			if err != nil {
+				return res, fmt.Errorf("in-memory anchor: %w", err)
+			}
+			rates.InMemoryPerSec = append(rates.InMemoryPerSec, rate)
+			rate, cpu, err := b.queueRate(ctx, id, cfg, verify)
+			if err != nil {
+				return res, fmt.Errorf("tally through the queue: %w", err)
+			}
+			rates.QueuePerSec = append(rates.QueuePerSec, rate)
+			rates.QueueCPU = append(rates.QueueCPU, cpu)
+			b.progress(fmt.Sprintf("round %d, verify=%v: queue %.0f ballots/s, in memory %.0f ballots/s",
+				round+1, verify, rate, rates.InMemoryPerSec[len(rates.InMemoryPerSec)-1]))
+		}
+	}
+	res.Unverified.summarize(cfg.Workers)
+	res.Verified.summarize(cfg.Workers)
+	return res, nil
+}
+
+// queueRate tallies the election once through the queue with cfg.Workers
+// in-process slots and returns ballots per second and the CPU per ballot.
+func (s *electionService) queueRate(ctx context.Context, id int64, cfg TallyConfig, verify bool) (float64, BallotCPU, error) {
+	if err := resetTally(ctx, s.pool, id, verify, cfg.ChunkSize); err != nil {
+		return 0, BallotCPU{}, err
+	}
+	if err := vacuum(ctx, s.pool); err != nil {
+		return 0, BallotCPU{}, err
+	}
+	wctx, stop := context.WithCancel(ctx)
+	defer stop()
+	errc := make(chan error, 1)
+	go func() { errc <- s.engine.RunWorkers(wctx, jobs.WorkerConfig{Concurrency: cfg.Workers}) }()
+	cpu := readCPU()
+	run, err := s.tally(ctx, id, cfg.Ballots)
+	cost := costPer(cpu, cfg.Ballots)
+	stop()
+	if werr := <-errc; err == nil {
+		err = werr
+	}
+	if err != nil {
+		return 0, BallotCPU{}, err
+	}
+	return float64(cfg.Ballots) / run.elapsed.Seconds(), BallotCPU(cost), nil
+}
+
+// readCompact reads the election's stored ballots, in ballot order.
+func readCompact(ctx context.Context, pool *pgxpool.Pool, id int64) ([][]byte, error) {
+	rows, err := pool.Query(ctx, `SELECT data FROM ballots WHERE election_id = $1 ORDER BY ballot_no`, id)
+	if err != nil {
+		return nil, fmt.Errorf("read ballots: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
+	if err != nil {
+		return nil, fmt.Errorf("read ballots: %w", err)
+	}
+	return out, nil
+}
+
+// inMemory is the anchor: what a tally chunk computes, on ballots already
+// in memory, with nothing else in the way.
+type inMemory struct {
+	pool    *Pool
+	data    [][]byte
+	workers int
+}
+
+// warmUp runs both modes on a few ballots, so that what is prepared once
+// per election (such as the public key's tables) is not in the first round.
+func (m *inMemory) warmUp(ctx context.Context) error {
+	few := &inMemory{pool: m.pool, data: m.data[:min(len(m.data), 2*anchorBatch)], workers: m.workers}
+	for _, verify := range []bool{false, true} {
+		if _, err := few.rate(ctx, verify); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// rate decodes, validates (when verify) and multiplies every ballot, in
+// batches taken by the workers in turn, and returns ballots per second.
+func (m *inMemory) rate(ctx context.Context, verify bool) (float64, error) {
+	var next atomic.Int64
+	tallies := make([]*record.Tally, m.workers)
+	g, gctx := errgroup.WithContext(ctx)
+	start := time.Now()
+	for w := range tallies {
+		t := m.pool.Election.NewTally()
+		tallies[w] = t
+		g.Go(func() error { return m.work(gctx, &next, t, verify) })
+	}
+	if err := g.Wait(); err != nil {
+		return 0, err
+	}
+	total := tallies[0]
+	for _, t := range tallies[1:] {
+		total.Merge(t)
+	}
+	elapsed := time.Since(start)
+	if n := total.Cast() + total.Spoiled(); n != len(m.data) {
+		return 0, fmt.Errorf("counted %d ballots of %d", n, len(m.data))
+	}
+	return float64(len(m.data)) / elapsed.Seconds(), nil
+}
+
+func (m *inMemory) work(ctx context.Context, next *atomic.Int64, t *record.Tally, verify bool) error {
+	g, el := m.pool.Group, m.pool.Election
+	batch := make([]*record.SubmittedBallot, 0, anchorBatch)
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		from := int(next.Add(anchorBatch)) - anchorBatch
+		if from >= len(m.data) {
+			return nil
+		}
+		batch = batch[:0]
+		for _, d := range m.data[from:min(from+anchorBatch, len(m.data))] {
+			b, err := record.DecodeCompact(g, d)
+			if err != nil {
+				return err
+			}
+			batch = append(batch, b)
+		}
+		if verify {
+			if err := errors.Join(el.ValidateBallots(batch)...); err != nil {
+				return err
+			}
+		}
+		for _, b := range batch {
+			if err := t.Add(b); err != nil {
+				return err
+			}
+		}
+	}
+}

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tallyq/tallyq/bench"
+)
+
+// intList is a flag of comma-separated positive integers.
+type intList []int
+
+func (l *intList) String() string {
+	return join(*l, ",", strconv.Itoa)
+}
+
+func (l *intList) Set(s string) error {
+	var out intList
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(strings.ReplaceAll(f, "_", "")))
+		if err != nil || n < 1 {
+			return fmt.Errorf("%q is not a positive integer", f)
+		}
+		out = append(out, n)
+	}
+	*l = out
+	return nil
+}
+
+// memoryBenchOptions are the flags of `tallyq bench memory`.
+type memoryBenchOptions struct {
+	benchCommon
+	pool         poolBenchOptions
+	sizes        intList
+	chunkSizes   intList
+	tallyq       string
+	concurrency  int
+	memoryBudget byteSize
+}
+
+func (o *memoryBenchOptions) register(fs *flagSet) {
+	o.benchCommon.register(fs)
+	o.pool.register(fs)
+	o.sizes = intList{1_000, 10_000, 100_000}
+	fs.VarEnv(&o.sizes, "sizes", "TALLYQ_BENCH_SIZES", "election `sizes` in ballots, comma-separated")
+	o.chunkSizes = intList{50, 500, 5_000}
+	fs.VarEnv(&o.chunkSizes, "chunk-sizes", "TALLYQ_BENCH_CHUNK_SIZES", "tally chunk `sizes`, comma-separated")
+	fs.StringEnv(&o.tallyq, "tallyq", "TALLYQ_BENCH_TALLYQ", "", "the tallyq `binary` that runs the worker process (default: this one)")
+	fs.IntEnv(&o.concurrency, "concurrency", "TALLYQ_CONCURRENCY", runtime.NumCPU(), "the worker process's --concurrency (default: the number of CPUs)")
+	o.memoryBudget = defaultMemoryBudget
+	fs.VarEnv(&o.memoryBudget, "memory-budget", "TALLYQ_MEMORY_BUDGET", "the worker process's --memory-budget `size`")
+}
+
+func (o *memoryBenchOptions) validate() error {
+	if o.concurrency < 1 {
+		return usagef("--concurrency must be at least 1, got %d", o.concurrency)
+	}
+	if o.memoryBudget < 0 {
+		return usagef("--memory-budget must not be negative")
+	}
+	if o.tallyq == "" {
+		self, err := os.Executable()
+		if err != nil {
+			return usagef("cannot find this binary (%v); name one with --tallyq", err)
+		}
+		o.tallyq = self
+	}
+	if err := o.pool.validate(); err != nil {
+		return err
+	}
+	return o.dbOptions.validate()
+}
+
+func (o *memoryBenchOptions) slots() int { return 1 }
+
+func (o *memoryBenchOptions) run(ctx context.Context, e *env, pool *pgxpool.Pool, logger *slog.Logger) (any, error) {
+	res, err := bench.RunMemory(ctx, pool, bench.MemoryConfig{Pool: o.pool.config(), Sizes: o.sizes, ChunkSizes: o.chunkSizes,
+		Tallyq: o.tallyq, DatabaseURL: o.databaseURL, Concurrency: o.concurrency, MemoryBudget: o.memoryBudget.String(),
+		Logger: logger, WorkerOutput: e.stderr, Progress: progressTo(e)})
+	if err != nil {
+		return nil, err
+	}
+	printMemoryResult(e, res)
+	return res, nil
+}
+
+func printMemoryResult(e *env, r bench.MemoryResult) {
+	c := r.Config
+	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(e.stdout, "memory benchmark: `tallyq worker --concurrency %d --memory-budget %s`, %s-group ballots (pool of %d), verification off, %d CPUs\n",
+		c.Concurrency, c.MemoryBudget, c.Pool.Group, r.PoolSize, runtime.NumCPU())
+	fmt.Fprintf(e.stdout, "postgres %s; fsync=%s synchronous_commit=%s full_page_writes=%s\n",
+		r.Postgres["server_version"], r.Postgres["fsync"], r.Postgres["synchronous_commit"], r.Postgres["full_page_writes"])
+	fmt.Fprint(w, "worker VmHWM MiB (tally s)\t")
+	for _, cs := range c.ChunkSizes {
+		fmt.Fprintf(w, "chunks of %d\t", cs)
+	}
+	fmt.Fprintln(w)
+	for i, size := range c.Sizes {
+		fmt.Fprintf(w, "%d ballots\t", size)
+		for _, run := range r.Runs[i*len(c.ChunkSizes) : (i+1)*len(c.ChunkSizes)] {
+			fmt.Fprintf(w, "%.1f (%.1f s)\t", run.VmHWMMiB, run.TallySeconds)
+		}
+		fmt.Fprintln(w)
+	}
+	w.Flush()
+	fmt.Fprintf(e.stdout, "largest / smallest: %.1f / %.1f MiB = %.2f\n", r.MaxMiB, r.MinMiB, r.Ratio)
+}
