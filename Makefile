@@ -38,11 +38,18 @@ lint:
 	@out=$$(find . -name '*.go' -not -path './.git/*' -not -path '*/testdata/*' -exec gofmt -l {} +); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
-## bench: the queue benchmark against a throwaway Postgres with fsync on
+## bench: the queue, tally and memory benchmarks against a throwaway Postgres
+## with fsync on, into bench/results.json. Ballot pools are cached in the
+## user's cache directory (the first run encrypts them). Each scenario takes
+## its own flags: QUEUEFLAGS (or BENCHFLAGS), TALLYFLAGS, MEMORYFLAGS.
 bench: deps
 	$(GO) build -o bin/tallyq ./cmd/tallyq
+	rm -f bench/results.json
 	TALLYQ_TEST_PG_FSYNC=on scripts/with-servers.sh sh -c 'export TALLYQ_DATABASE_URL=$$TALLYQ_TEST_DATABASE_URL TALLYQ_LOG_LEVEL=warn; \
-		bin/tallyq migrate up >/dev/null && bin/tallyq bench queue --json bench/results.json $(BENCHFLAGS)'
+		bin/tallyq migrate up >/dev/null && \
+		bin/tallyq bench queue --json bench/results.json $(BENCHFLAGS) $(QUEUEFLAGS) && \
+		bin/tallyq bench tally --json bench/results.json $(TALLYFLAGS) && \
+		bin/tallyq bench memory --json bench/results.json --tallyq bin/tallyq $(MEMORYFLAGS)'
 
 ## stop: stop the Postgres of `make run` (its data stays in ./.tallyq)
 stop:

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/tallyq/tallyq/eg/record"
 	"github.com/tallyq/tallyq/jobs"
@@ -142,9 +143,11 @@ func (o *tallyOp) Process(ctx context.Context, c jobs.Chunk) (jobs.Result, error
 	}
 	acc := &chunkTally{el: el, verify: meta.Verify, tally: el.election.NewTally(),
 		res: &tallyResult{electionID: el.id, chunk: c.Number}}
+	// data refers to pgx's read buffer until the next row: DecodeCompact
+	// keeps no reference to it, so no ballot is copied on its way in.
 	var (
 		no   int64
-		data []byte
+		data pgtype.DriverBytes
 	)
 	_, err = pgx.ForEachRow(rows, []any{&no, &data}, func() error {
 		b, err := record.DecodeCompact(el.group, data)
