@@ -15,9 +15,11 @@ import (
 // server and 4–5 missing: the results equal the voters' known choices.
 func TestGeneratedElection(t *testing.T) {
 	t.Run("test group, 2000 ballots", func(t *testing.T) {
+		t.Parallel()
 		runGenerated(t, eg.TestGroup(), 2000, 40, 100)
 	})
 	t.Run("standard group, 200 ballots", func(t *testing.T) {
+		t.Parallel()
 		if testing.Short() {
 			t.Skip("4096-bit: skipped with -short")
 		}

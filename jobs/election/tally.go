@@ -180,7 +180,9 @@ type chunkTally struct {
 func (a *chunkTally) add(ctx context.Context, no int64, b *record.SubmittedBallot) error {
 	a.pending = append(a.pending, b)
 	a.nos = append(a.nos, no)
-	if len(a.pending) >= validateBatch {
+	// Unverified, a ballot is multiplied in at once: holding decoded 4096-bit
+	// ballots for nothing would only raise the worker's peak memory.
+	if len(a.pending) >= validateBatch || !a.verify {
 		return a.flush(ctx)
 	}
 	return nil
