@@ -298,3 +298,55 @@ func TestCancelledTallyResumes(t *testing.T) {
 		t.Fatalf("resumed tally processed %d of %d chunks", s.ProcessedChunks, first.Job.TotalChunks)
 	}
 }
+
+// Combine freezes the guardians that have decrypted: a guardian whose
+// decryption had only started is missing; its job is cancelled and its
+// sealed secret erased at once.
+func TestCombineLeavesOutUnfinishedDecryption(t *testing.T) {
+	pub, priv := fixtures.Record(t, "minimal"), fixtures.Private(t, "minimal")
+	h := newHarness(t, harnessOptions{workers: -1})
+	stop := h.start(2)
+	ctx := context.Background()
+	imp, err := h.svc.ImportFolder(ctx, os.DirFS(pub), ImportOptions{CreatedBy: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := imp.ElectionID
+	tally, err := h.svc.StartTally(ctx, id, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.wait(tally.Job.JobID)
+	h.decryptServerSide(id, priv, "1", "2", "3")
+	stop()
+	raw, err := os.ReadFile(filepath.Join(priv, "private_guardians", "private_guardian_4.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	late, err := h.svc.StartDecryption(ctx, id, "4", raw, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	combine, err := h.svc.StartCombine(ctx, id, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var secrets int
+	if err := h.pool.QueryRow(ctx, `SELECT count(*) FROM guardian_secrets WHERE election_id = $1 AND guardian_id = '4'`, id).Scan(&secrets); err != nil {
+		t.Fatal(err)
+	}
+	s, err := h.engine.Status(ctx, late.Job.JobID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if secrets != 0 || s.Status != jobs.StatusCancelled {
+		t.Fatalf("after combine started: guardian 4 has %d sealed secrets and its job is %s; want 0 and CANCELLED", secrets, s.Status)
+	}
+	h.start(2)
+	h.wait(combine.Job.JobID)
+	out, rep := h.verifyExport(id)
+	if len(rep.MissingGuardians) != 2 {
+		t.Fatalf("missing guardians %v, want 4 and 5", rep.MissingGuardians)
+	}
+	assertSameRecord(t, pub, out)
+}

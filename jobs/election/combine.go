@@ -3,11 +3,13 @@ package election
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tallyq/tallyq/eg/record"
@@ -46,6 +48,7 @@ func (s *Service) StartCombine(ctx context.Context, electionID int64, by string)
 	var (
 		out    Started
 		resume bool
+		stale  []uuid.UUID
 	)
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		st, err := lockElection(ctx, tx, electionID)
@@ -78,6 +81,9 @@ func (s *Service) StartCombine(ctx context.Context, electionID int64, by string)
 			electionID, out.Job.JobID, meta.Available); err != nil {
 			return fmt.Errorf("record combine job: %w", err)
 		}
+		if stale, err = dropMissing(ctx, tx, electionID, meta.Missing); err != nil {
+			return err
+		}
 		return setState(ctx, tx, electionID, StateCombining)
 	})
 	if err != nil {
@@ -85,6 +91,11 @@ func (s *Service) StartCombine(ctx context.Context, electionID int64, by string)
 	}
 	if resume {
 		if out, err = s.resume(ctx, out.Job.JobID, by); err != nil {
+			return Started{}, err
+		}
+	}
+	for _, id := range stale {
+		if _, err := s.engine.Cancel(ctx, id, "combine (the guardian set is frozen without this guardian)"); err != nil && !errors.Is(err, jobs.ErrConflict) {
 			return Started{}, err
 		}
 	}
@@ -104,6 +115,22 @@ func (s *Service) existingCombine(ctx context.Context, tx pgx.Tx, electionID int
 	out.Job, err = s.engine.Status(ctx, id)
 	*resume = err == nil && (out.Job.Status == jobs.StatusFailed || out.Job.Status == jobs.StatusCancelled)
 	return err
+}
+
+// dropMissing erases the sealed secrets of the guardians left out of the
+// frozen set (a decryption started but not finished) and returns their
+// unfinished decryption jobs, which the caller cancels: their shares would
+// not be used.
+func dropMissing(ctx context.Context, tx pgx.Tx, electionID int64, missing []string) ([]uuid.UUID, error) {
+	if _, err := tx.Exec(ctx, `DELETE FROM guardian_secrets WHERE election_id = $1 AND guardian_id = ANY($2)`, electionID, missing); err != nil {
+		return nil, fmt.Errorf("erase secrets of missing guardians: %w", err)
+	}
+	rows, err := tx.Query(ctx, `SELECT decryption_job FROM guardians WHERE election_id = $1 AND guardian_id = ANY($2)
+		AND decryption_job IS NOT NULL`, electionID, missing)
+	if err != nil {
+		return nil, fmt.Errorf("read decryption jobs of missing guardians: %w", err)
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
 }
 
 // planCombine decides who is available and missing, and checks that the

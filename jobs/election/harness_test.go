@@ -92,7 +92,9 @@ var testKey = sync.OnceValue(func() seal.Key {
 	return k
 })
 
-func (h *harness) start(concurrency int) {
+// start runs workers and maintenance until the returned stop is called or
+// the test ends.
+func (h *harness) start(concurrency int) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(2)
@@ -103,7 +105,9 @@ func (h *harness) start(concurrency int) {
 		}
 	}()
 	go func() { defer wg.Done(); _ = h.engine.RunMaintenance(ctx) }()
-	h.t.Cleanup(func() { cancel(); wg.Wait() })
+	stop = func() { cancel(); wg.Wait() }
+	h.t.Cleanup(stop)
+	return stop
 }
 
 // wait polls a job until it is terminal and fails the test unless it completed.
