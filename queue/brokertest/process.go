@@ -1,0 +1,184 @@
+package brokertest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tallyq/tallyq/internal/testdb"
+	"github.com/tallyq/tallyq/jobs"
+)
+
+// Environment of a worker process: the test binary re-executed, running only
+// the test that called Run.
+const (
+	envWorkerDB    = "TALLYQ_BROKERTEST_WORKER_DB"
+	envWorkerMode  = "TALLYQ_BROKERTEST_WORKER_MODE" // hang or die
+	envWorkerChunk = "TALLYQ_BROKERTEST_WORKER_CHUNK"
+)
+
+// Worker modes: at the victim chunk the worker announces itself and then
+// hangs until it is killed (on the chunk's first attempt only), or kills
+// itself with SIGKILL, as an OOM kill would (on every attempt).
+const (
+	modeHang = "hang"
+	modeDie  = "die"
+)
+
+// barrierChannel is the Postgres notification channel on which a worker
+// process announces that it has reached its victim chunk.
+const barrierChannel = "brokertest_barrier"
+
+// WorkerProcess reports whether this test binary runs as a worker process
+// of the suite. Run then acts as the worker, and a TestMain should skip
+// one-off set-up such as starting a broker node: the worker reaches the
+// parent's node through the environment it inherits.
+func WorkerProcess() bool { return os.Getenv(envWorkerDB) != "" }
+
+// runWorkerProcess is the worker process: workers on the parent test's
+// database whose victim chunk behaves as the mode says. It returns only
+// when the worker cannot start.
+func runWorkerProcess(t *testing.T, f Factory) {
+	// The parent holds our stdin open; end with it, so that a killed test
+	// binary leaves no worker behind.
+	go func() {
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		os.Exit(3)
+	}()
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, os.Getenv(envWorkerDB))
+	if err != nil {
+		t.Fatalf("worker process: %v", err)
+	}
+	t.Cleanup(pool.Close)
+	victim, err := strconv.Atoi(os.Getenv(envWorkerChunk))
+	if err != nil {
+		t.Fatalf("worker process: %s: %v", envWorkerChunk, err)
+	}
+	mode := os.Getenv(envWorkerMode)
+	h := newProcess(t, f, pool, engineConfig())
+	h.SetGate(func(ctx context.Context, c jobs.Chunk) error {
+		if c.Number != victim || (mode == modeHang && c.Attempt > 1) {
+			return nil
+		}
+		if _, err := pool.Exec(ctx, `SELECT pg_notify($1, $2)`, barrierChannel, fmt.Sprintf("chunk %d attempt %d", c.Number, c.Attempt)); err != nil {
+			return err
+		}
+		if mode == modeDie {
+			if self, err := os.FindProcess(os.Getpid()); err == nil {
+				_ = self.Kill()
+			}
+		}
+		<-ctx.Done() // hang: the parent kills us here
+		return ctx.Err()
+	})
+	// One slot in die mode, so that each death is the victim chunk's alone
+	// and no healthy chunk loses attempts to it.
+	concurrency := 2
+	if mode == modeDie {
+		concurrency = 1
+	}
+	if err := h.Engine.RunWorkers(ctx, jobs.WorkerConfig{Concurrency: concurrency}); err != nil {
+		t.Fatalf("worker process: %v", err)
+	}
+}
+
+// workerProcess is a running worker process.
+type workerProcess struct {
+	cmd    *exec.Cmd
+	exited chan struct{} // closed once the process has exited
+}
+
+// startWorkerProcess starts a worker process on the harness's database
+// whose chunk victim behaves as mode says. It is killed when the test ends;
+// its output is logged then.
+func (s suite) startWorkerProcess(t *testing.T, h *Harness, mode string, victim int) *workerProcess {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run="+s.runPattern)
+	cmd.Env = append(os.Environ(),
+		envWorkerDB+"="+testdb.URL(t), envWorkerMode+"="+mode, envWorkerChunk+"="+strconv.Itoa(victim))
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if _, err := cmd.StdinPipe(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start a worker process: %v", err)
+	}
+	p := &workerProcess{cmd: cmd, exited: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(p.exited) }()
+	t.Cleanup(func() {
+		p.kill()
+		if out.Len() > 0 {
+			t.Logf("worker process %d (%s at chunk %d) wrote:\n%s", cmd.Process.Pid, mode, victim, out.Bytes())
+		}
+	})
+	return p
+}
+
+// kill sends SIGKILL and waits for the process to be gone.
+func (p *workerProcess) kill() {
+	_ = p.cmd.Process.Kill()
+	<-p.exited
+}
+
+// dead reports whether the process has exited.
+func (p *workerProcess) dead() bool {
+	select {
+	case <-p.exited:
+		return true
+	default:
+		return false
+	}
+}
+
+// listenBarrier subscribes to the barrier announcements of worker processes.
+func listenBarrier(t *testing.T) *pgx.Conn {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), testdb.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	if _, err := conn.Exec(context.Background(), `LISTEN `+barrierChannel); err != nil {
+		t.Fatal(err)
+	}
+	return conn
+}
+
+// awaitBarrier waits until a worker process announces that it reached its
+// victim chunk, failing the test if p exits first or a minute passes.
+func awaitBarrier(t *testing.T, conn *pgx.Conn, p *workerProcess) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	go func() {
+		select {
+		case <-p.exited:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	n, err := conn.WaitForNotification(ctx)
+	switch {
+	case err == nil:
+		return n.Payload
+	case p.dead():
+		t.Fatalf("the worker process exited before it reached its chunk")
+	case errors.Is(err, context.DeadlineExceeded):
+		t.Fatalf("the worker process did not reach its chunk within a minute")
+	default:
+		t.Fatalf("wait for the worker process: %v", err)
+	}
+	return ""
+}
