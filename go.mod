@@ -11,6 +11,8 @@ require (
 	github.com/riverqueue/river/rivertype v0.51.2
 )
 
+require github.com/rabbitmq/amqp091-go v1.10.0 // indirect
+
 require (
 	github.com/go-chi/chi/v5 v5.5.0
 	github.com/jackc/pgerrcode v0.0.0-20240316143900-6e2875d9b438 // indirect

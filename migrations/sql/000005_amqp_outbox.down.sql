@@ -1,0 +1,1 @@
+DROP TABLE amqp_outbox;

@@ -1,0 +1,300 @@
+package rabbitmq
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/tallyq/tallyq/queue"
+)
+
+// runner is a started broker: its session, consumers, relay and reconciler.
+type runner struct {
+	b              *Broker
+	h              queue.Handler
+	concurrency    int
+	republishAfter time.Duration
+	log            *slog.Logger
+
+	session    atomic.Pointer[session] // nil while disconnected
+	reconnects atomic.Int64
+	errMu      sync.Mutex
+	lastErr    error
+
+	sem  chan struct{} // one slot per handler in flight
+	wake chan struct{} // wakes the relay
+
+	cancelBG context.CancelFunc
+	bg       sync.WaitGroup // supervisor, relay, reconciler, listener, dead consumer
+
+	handlerCtx     context.Context
+	cancelHandlers context.CancelFunc
+	mu             sync.Mutex
+	stopping       bool
+	stopCh         chan struct{}
+	handlers       sync.WaitGroup
+}
+
+func newRunner(b *Broker, h queue.Handler, concurrency int, republishAfter time.Duration) *runner {
+	return &runner{
+		b: b, h: h, concurrency: concurrency, republishAfter: republishAfter, log: b.cfg.Logger,
+		sem:    make(chan struct{}, concurrency),
+		wake:   make(chan struct{}, 1),
+		stopCh: make(chan struct{}),
+	}
+}
+
+// start opens the first session and starts the background loops.
+func (r *runner) start(ctx context.Context) error {
+	r.handlerCtx, r.cancelHandlers = context.WithCancel(context.WithoutCancel(ctx))
+	bgCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	r.cancelBG = cancel
+	s, err := r.open(ctx, true)
+	if err != nil {
+		cancel()
+		r.cancelHandlers()
+		r.bg.Wait()
+		return err
+	}
+	r.session.Store(s)
+	r.bg.Add(4)
+	go r.supervise(bgCtx, s)
+	go func() { defer r.bg.Done(); r.relay(bgCtx) }()
+	go func() { defer r.bg.Done(); r.listen(bgCtx) }()
+	go func() { defer r.bg.Done(); r.reconcile(bgCtx) }()
+	return nil
+}
+
+// stop: see Broker.Stop.
+func (r *runner) stop(ctx context.Context) error {
+	r.mu.Lock()
+	r.stopping = true
+	close(r.stopCh)
+	r.mu.Unlock()
+	if s := r.session.Load(); s != nil {
+		s.cancelConsumers()
+	}
+	done := make(chan struct{})
+	go func() { r.handlers.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		r.log.Warn("shutdown grace over; cancelling the chunks still running")
+		r.cancelHandlers()
+		<-done
+	}
+	r.cancelHandlers()
+	r.cancelBG()
+	r.bg.Wait()
+	return nil
+}
+
+func (r *runner) isStopping() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.stopping
+}
+
+func (r *runner) setErr(err error) {
+	r.errMu.Lock()
+	r.lastErr = err
+	r.errMu.Unlock()
+}
+
+// ready: see Broker.Ready.
+func (r *runner) ready() error {
+	if r.session.Load() != nil {
+		return nil
+	}
+	r.errMu.Lock()
+	defer r.errMu.Unlock()
+	return fmt.Errorf("not connected to RabbitMQ at %s:%d (reconnecting; last error: %v)", r.b.uri.Host, r.b.uri.Port, r.lastErr)
+}
+
+func (r *runner) wakeRelay() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// dispatch hands an operation queue's deliveries to handlers, at most
+// concurrency at once. It returns when the channel closes or the broker
+// stops; deliveries it did not hand out return to the queue when the
+// connection closes.
+func (r *runner) dispatch(deliveries <-chan amqp.Delivery) {
+	for d := range deliveries {
+		select {
+		case r.sem <- struct{}{}:
+		case <-r.stopCh:
+			return
+		}
+		r.mu.Lock()
+		if r.stopping {
+			r.mu.Unlock()
+			<-r.sem
+			return
+		}
+		r.handlers.Add(1)
+		r.mu.Unlock()
+		go r.handle(d)
+	}
+}
+
+// inbound is the broker's record of a delivery (queue.Delivery.Handle).
+type inbound struct {
+	seq     int64       // the outbox row's seq the message was published from
+	settled atomic.Bool // a settle statement ran in the handler's commit
+}
+
+// seqHeader carries the outbox row's seq in each message.
+const seqHeader = "tallyq-seq"
+
+// handle runs the handler on one delivery and acknowledges it after the
+// handler returned nil, or requeues it after RetryDelay.
+func (r *runner) handle(d amqp.Delivery) {
+	defer r.handlers.Done()
+	defer func() { <-r.sem }()
+	m, seq, err := decode(d)
+	if err != nil {
+		// Dead-lettered; the dead-letter consumer logs and drops it.
+		r.log.Error("rejecting a message that is not a chunk message", "error", err, "message_id", d.MessageId)
+		_ = d.Reject(false)
+		return
+	}
+	ctx, cancel := r.handlerCtx, context.CancelFunc(func() {})
+	if t := r.h.ChunkTimeout(m.Operation); t > 0 {
+		ctx, cancel = context.WithTimeout(ctx, t)
+	}
+	defer cancel()
+	in := &inbound{seq: seq}
+	var del *queue.Delivery
+	del = queue.NewDelivery(m, int(headerInt(d.Headers, "x-delivery-count"))+1, in, func(ctx context.Context, tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, settleSQL, settleArgs([]*queue.Delivery{del})...); err != nil {
+			return fmt.Errorf("delete outbox row: %w", err)
+		}
+		return nil
+	})
+	if err := r.h.HandleChunk(ctx, del); err != nil {
+		r.log.Warn("chunk message not recorded; requeueing it", "chunk", m.String(), "error", err, "retry_in", r.b.cfg.RetryDelay)
+		select {
+		case <-time.After(r.b.cfg.RetryDelay):
+		case <-r.stopCh:
+		}
+		_ = d.Nack(false, true) // if the channel is gone, the message is requeued anyway
+		return
+	}
+	if err := d.Ack(false); err != nil {
+		r.log.Debug("ack after the channel closed; the message comes again and finds its chunk settled", "chunk", m.String(), "error", err)
+	}
+	if !in.settled.Load() {
+		fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		if err := r.b.forget(fctx, m, seq); err != nil {
+			r.log.Warn("outbox row of a duplicate delivery left for the reconciler", "error", err)
+		}
+		fcancel()
+	}
+	r.wakeRelay()
+}
+
+// decode reads a chunk message and its outbox seq.
+func decode(d amqp.Delivery) (queue.Message, int64, error) {
+	var m queue.Message
+	if err := json.Unmarshal(d.Body, &m); err != nil {
+		return m, 0, fmt.Errorf("decode chunk message: %w", err)
+	}
+	if m.JobID == uuid.Nil || m.Operation == "" || m.Chunk < 0 {
+		return m, 0, fmt.Errorf("chunk message %s lacks a job, chunk or operation", m)
+	}
+	return m, headerInt(d.Headers, seqHeader), nil
+}
+
+// headerInt reads an integer header (0 when absent).
+func headerInt(h amqp.Table, key string) int64 {
+	switch v := h[key].(type) {
+	case int64:
+		return v
+	case int32:
+		return int64(v)
+	case int16:
+		return int64(v)
+	case int8:
+		return int64(v)
+	case int:
+		return int64(v)
+	case uint8:
+		return int64(v)
+	case uint16:
+		return int64(v)
+	case uint32:
+		return int64(v)
+	}
+	return 0
+}
+
+// consumeDead reports each dead-lettered message to the handler and
+// acknowledges it once that is recorded.
+func (r *runner) consumeDead(deliveries <-chan amqp.Delivery) {
+	for d := range deliveries {
+		if !r.reportDead(d) {
+			return // stopping: the message stays in the dead queue
+		}
+	}
+}
+
+func (r *runner) reportDead(d amqp.Delivery) bool {
+	m, seq, err := decode(d)
+	if err != nil {
+		r.log.Error("dropping a dead-lettered message that is not a chunk message", "error", err, "message_id", d.MessageId)
+		_ = d.Ack(false)
+		return true
+	}
+	reason := deathReason(d)
+	for {
+		err := r.h.DeliveryDead(r.handlerCtx, m, reason)
+		if err == nil {
+			break
+		}
+		r.log.Warn("report dead-lettered message", "chunk", m.String(), "error", err)
+		select {
+		case <-time.After(r.b.cfg.RetryDelay):
+		case <-r.handlerCtx.Done():
+			return false
+		}
+	}
+	if err := r.b.forget(r.handlerCtx, m, seq); err != nil {
+		r.log.Warn("outbox row of a dead-lettered message left for the reconciler", "error", err)
+	}
+	_ = d.Ack(false)
+	return true
+}
+
+// deathReason describes why RabbitMQ dead-lettered d, from its x-death
+// header.
+func deathReason(d amqp.Delivery) string {
+	deaths, _ := d.Headers["x-death"].([]any)
+	if len(deaths) == 0 {
+		return "RabbitMQ dead-lettered the message"
+	}
+	t, _ := deaths[0].(amqp.Table)
+	why, _ := t["reason"].(string)
+	q, _ := t["queue"].(string)
+	var b strings.Builder
+	fmt.Fprintf(&b, "RabbitMQ dead-lettered the message from %s (%s)", q, why)
+	if why == "delivery_limit" {
+		b.WriteString(": it was delivered more often than the queue's x-delivery-limit without being acknowledged")
+	}
+	return b.String()
+}
+
+var errDisconnected = errors.New("not connected to RabbitMQ")

@@ -1,0 +1,359 @@
+// Package rabbitmq is the queue.Broker that carries chunk messages through
+// RabbitMQ (amqp091-go), for deployments that outgrow one database's queue
+// throughput. Postgres stays the source of truth:
+//
+//   - Publishing goes through an outbox table (amqp_outbox). EnqueueTx
+//     inserts the rows in the engine's transaction; a relay publishes the
+//     unpublished ones in batches, persistent and with publisher confirms,
+//     then marks them published. A crash between publish and mark publishes
+//     again; the engine's claim guard absorbs the duplicate.
+//   - A row lives while its chunk's message may still be needed: the commit
+//     that settles a delivery deletes it (SettleTx, QueueSettle), and a
+//     reconciler publishes again the rows published long ago and still
+//     there, so a message the broker lost is not a lost chunk.
+//   - Fairness: the relay keeps at most MaxInFlight messages published and
+//     unsettled, and takes the next rows round-robin across jobs, so a job
+//     enqueued later waits behind at most MaxInFlight messages, not behind
+//     all of a large job's.
+//   - Topology: a direct exchange, one durable quorum queue per operation
+//     (<prefix>.<operation in lower case>) with an explicit delivery limit
+//     and at-least-once dead-lettering to <prefix>.dead, whose consumer
+//     reports each message to Handler.DeliveryDead.
+//   - A delivery is acknowledged only after the handler returned nil, that
+//     is after the engine committed; an error requeues it after a pause.
+//   - amqp091-go does not reconnect; the broker does, with backoff, and
+//     declares its topology again each time. Ready fails while it is
+//     disconnected.
+package rabbitmq
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/tallyq/tallyq/queue"
+)
+
+// Config configures the RabbitMQ broker.
+type Config struct {
+	// URL is the AMQP URL, credentials included (amqp://user:pass@host:port/vhost).
+	// The guest/guest account is refused unless the host is a loopback address.
+	URL string
+	// Operations are the operation types whose chunks the broker carries;
+	// each gets its own queue. EnqueueTx refuses any other.
+	Operations []string
+	// QueuePrefix names the exchanges and queues (default "tallyq").
+	QueuePrefix string
+	// DeliveryLimit is each queue's x-delivery-limit: how often RabbitMQ
+	// may hand a message out again before it dead-letters it. It is a
+	// backstop (the engine counts attempts in Postgres) and must stay well
+	// above what killed workers cause (default 20).
+	DeliveryLimit int
+	// MaxInFlight bounds the messages published and not yet settled, across
+	// every process (default 2000). It bounds how long a job enqueued later
+	// waits behind earlier ones.
+	MaxInFlight int
+	// PublishBatch is the most rows the relay publishes per transaction
+	// (default 1000).
+	PublishBatch int
+	// RepublishAfter is how long a published row may remain before the
+	// reconciler publishes it again (default the longest chunk timeout plus
+	// ten minutes, and at least one hour).
+	RepublishAfter time.Duration
+	// PollInterval is how often the relay looks for rows when no
+	// notification arrives, and how often it looks for room when the
+	// in-flight bound is reached (default 200 ms).
+	PollInterval time.Duration
+	// RetryDelay is how long a delivery that the handler could not record
+	// (Postgres down) waits before it is requeued (default 1 s).
+	RetryDelay time.Duration
+	// Logger receives the broker's logs (default slog.Default()).
+	Logger *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if c.QueuePrefix == "" {
+		c.QueuePrefix = "tallyq"
+	}
+	if c.DeliveryLimit <= 0 {
+		c.DeliveryLimit = 20
+	}
+	if c.MaxInFlight <= 0 {
+		c.MaxInFlight = 2000
+	}
+	if c.PublishBatch <= 0 {
+		c.PublishBatch = 1000
+	}
+	if c.PollInterval <= 0 {
+		c.PollInterval = 200 * time.Millisecond
+	}
+	if c.RetryDelay <= 0 {
+		c.RetryDelay = time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+// Broker carries chunk messages through RabbitMQ, publishing through an
+// outbox in Postgres.
+type Broker struct {
+	pool   *pgxpool.Pool
+	cfg    Config
+	uri    amqp.URI
+	routes map[string]string // operation → routing key (and queue suffix)
+
+	mu  sync.Mutex
+	run *runner // nil until Start and after Stop
+}
+
+var (
+	_ queue.Broker       = (*Broker)(nil)
+	_ queue.BatchSettler = (*Broker)(nil)
+)
+
+// New returns a RabbitMQ broker publishing through the outbox in pool's
+// database. It checks the configuration but does not connect: EnqueueTx
+// needs only Postgres, and Start connects.
+func New(pool *pgxpool.Pool, cfg Config) (*Broker, error) {
+	cfg = cfg.withDefaults()
+	if pool == nil {
+		return nil, errors.New("rabbitmq broker: no database pool")
+	}
+	uri, err := checkURL(cfg.URL)
+	if err != nil {
+		return nil, err
+	}
+	if len(cfg.Operations) == 0 {
+		return nil, errors.New("rabbitmq broker: no operations configured; each operation gets a queue")
+	}
+	routes := make(map[string]string, len(cfg.Operations))
+	seen := map[string]string{}
+	for _, op := range cfg.Operations {
+		key := strings.ToLower(op)
+		if key == "" || key == "dead" {
+			return nil, fmt.Errorf("rabbitmq broker: operation %q cannot name a queue", op)
+		}
+		if other, dup := seen[key]; dup {
+			return nil, fmt.Errorf("rabbitmq broker: operations %q and %q would share the queue %s.%s", other, op, cfg.QueuePrefix, key)
+		}
+		seen[key] = op
+		routes[op] = key
+	}
+	return &Broker{pool: pool, cfg: cfg, uri: uri, routes: routes}, nil
+}
+
+// checkURL parses an AMQP URL and refuses the default guest account on a
+// host other than loopback, where RabbitMQ itself would refuse it too, only
+// later and less clearly.
+func checkURL(raw string) (amqp.URI, error) {
+	if raw == "" {
+		return amqp.URI{}, errors.New("rabbitmq broker: no AMQP URL; set TALLYQ_AMQP_URL (amqp://user:password@host:5672/vhost)")
+	}
+	uri, err := amqp.ParseURI(raw)
+	if err != nil {
+		// The error text of ParseURI does not echo the URL, so no password leaks.
+		return amqp.URI{}, fmt.Errorf("rabbitmq broker: AMQP URL is not valid: %w", err)
+	}
+	if uri.Username == "guest" && uri.Password == "guest" && !isLoopback(uri.Host) {
+		return amqp.URI{}, fmt.Errorf("rabbitmq broker: refusing the default guest/guest account on %s, which is not a loopback host: create a user of its own for tallyq and put it in TALLYQ_AMQP_URL", uri.Host)
+	}
+	return uri, nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// Name returns "rabbitmq".
+func (b *Broker) Name() string { return "rabbitmq" }
+
+// Exchange is the name of the exchange chunk messages are published to.
+func (b *Broker) Exchange() string { return b.cfg.QueuePrefix }
+
+// QueueName returns the queue of an operation's chunk messages.
+func (b *Broker) QueueName(operation string) string {
+	return b.cfg.QueuePrefix + "." + strings.ToLower(operation)
+}
+
+// DeadQueue is the name of the queue of dead-lettered messages.
+func (b *Broker) DeadQueue() string { return b.cfg.QueuePrefix + ".dead" }
+
+func (b *Broker) deadExchange() string { return b.cfg.QueuePrefix + ".dlx" }
+
+// outboxChannel is the Postgres notification channel EnqueueTx signals the
+// relays on.
+const outboxChannel = "tallyq_amqp_outbox"
+
+// enqueueSQL inserts outbox rows; a chunk enqueued again (a retry, an
+// expired lease) gets a new seq and is published again.
+const enqueueSQL = `
+	INSERT INTO amqp_outbox (job_id, chunk, operation)
+	SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[])
+	ON CONFLICT (job_id, chunk) DO UPDATE SET
+		operation = excluded.operation, seq = excluded.seq,
+		created_at = excluded.created_at, published_at = NULL`
+
+// EnqueueTx inserts one outbox row per message in tx and notifies the relays
+// when tx commits.
+func (b *Broker) EnqueueTx(ctx context.Context, tx pgx.Tx, msgs []queue.Message) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	jobIDs := make([][16]byte, len(msgs)) // [16]byte: pgx's native uuid encoding
+	chunks := make([]int32, len(msgs))
+	ops := make([]string, len(msgs))
+	for i, m := range msgs {
+		if _, ok := b.routes[m.Operation]; !ok {
+			return fmt.Errorf("rabbitmq broker: operation %q has no queue; the configured operations are %s", m.Operation, strings.Join(b.cfg.Operations, ", "))
+		}
+		jobIDs[i], chunks[i], ops[i] = m.JobID, int32(m.Chunk), m.Operation
+	}
+	batch := &pgx.Batch{}
+	batch.Queue(enqueueSQL, jobIDs, chunks, ops)
+	batch.Queue(`SELECT pg_notify($1, '')`, outboxChannel)
+	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+		return fmt.Errorf("insert %d messages into the AMQP outbox: %w", len(msgs), err)
+	}
+	return nil
+}
+
+// settleSQL deletes the outbox rows of settled deliveries, each only if no
+// later enqueue of its chunk replaced it.
+const settleSQL = `
+	DELETE FROM amqp_outbox o USING unnest($1::uuid[], $2::int[], $3::bigint[]) AS u(job_id, chunk, seq)
+	WHERE o.job_id = u.job_id AND o.chunk = u.chunk AND o.seq = u.seq`
+
+// QueueSettle adds to batch the statement that deletes the outbox rows of
+// ds, as SettleTx does for one.
+func (b *Broker) QueueSettle(batch *pgx.Batch, ds []*queue.Delivery) {
+	batch.Queue(settleSQL, settleArgs(ds)...)
+}
+
+func settleArgs(ds []*queue.Delivery) []any {
+	jobIDs := make([][16]byte, 0, len(ds))
+	chunks := make([]int32, 0, len(ds))
+	seqs := make([]int64, 0, len(ds))
+	for _, d := range ds {
+		in, ok := d.Handle.(*inbound)
+		if !ok {
+			continue
+		}
+		in.settled.Store(true)
+		jobIDs = append(jobIDs, d.JobID)
+		chunks = append(chunks, int32(d.Chunk))
+		seqs = append(seqs, in.seq)
+	}
+	return []any{jobIDs, chunks, seqs}
+}
+
+// forget deletes the outbox row of a delivery that the handler accepted
+// without settling it (a duplicate, or a chunk no longer waiting for it).
+func (b *Broker) forget(ctx context.Context, m queue.Message, seq int64) error {
+	_, err := b.pool.Exec(ctx, `DELETE FROM amqp_outbox WHERE job_id = $1 AND chunk = $2 AND seq = $3`, [16]byte(m.JobID), m.Chunk, seq)
+	if err != nil {
+		return fmt.Errorf("delete outbox row of %s: %w", m, err)
+	}
+	return nil
+}
+
+// Start connects, declares the topology and starts the relay, the
+// reconciler, one consumer per operation queue (prefetch concurrency, at
+// most concurrency handlers at once) and the dead-letter consumer. It
+// returns an error if the first connection fails; later losses are
+// reconnected.
+func (b *Broker) Start(ctx context.Context, h queue.Handler, concurrency int) error {
+	if concurrency <= 0 {
+		return fmt.Errorf("start RabbitMQ broker: concurrency must be positive, got %d", concurrency)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.run != nil {
+		return errors.New("start RabbitMQ broker: already started")
+	}
+	republish := b.cfg.RepublishAfter
+	if republish <= 0 {
+		republish = max(time.Hour, h.MaxChunkTimeout()+10*time.Minute)
+	}
+	r := newRunner(b, h, concurrency, republish)
+	if err := r.start(ctx); err != nil {
+		return fmt.Errorf("start RabbitMQ broker: %w", err)
+	}
+	b.run = r
+	return nil
+}
+
+// Stop cancels the consumers, waits for the handlers in flight until ctx is
+// done, then cancels them (the engine releases their chunks) and waits for
+// them to return; then it stops the relay and closes the connection, which
+// returns every unacknowledged message to its queue.
+func (b *Broker) Stop(ctx context.Context) error {
+	b.mu.Lock()
+	r := b.run
+	b.run = nil
+	b.mu.Unlock()
+	if r == nil {
+		return queue.ErrNotStarted
+	}
+	return r.stop(ctx)
+}
+
+// Ready returns nil while the broker is connected. A broker that was not
+// started (a process without workers) checks that it can connect.
+func (b *Broker) Ready(ctx context.Context) error {
+	b.mu.Lock()
+	r := b.run
+	b.mu.Unlock()
+	if r != nil {
+		return r.ready()
+	}
+	conn, err := b.dial(ctx)
+	if err != nil {
+		return err
+	}
+	return conn.Close()
+}
+
+// dial connects to the configured node, giving up when ctx is done.
+func (b *Broker) dial(ctx context.Context) (*amqp.Connection, error) {
+	dialer := &net.Dialer{Timeout: 10 * time.Second}
+	conn, err := amqp.DialConfig(b.cfg.URL, amqp.Config{
+		Heartbeat:  10 * time.Second,
+		Properties: amqp.Table{"connection_name": "tallyq " + b.cfg.QueuePrefix},
+		Dial: func(network, addr string) (net.Conn, error) {
+			c, err := dialer.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			// Bound the handshake (amqp091 clears the deadline after it),
+			// by ctx too.
+			dl := time.Now().Add(10 * time.Second)
+			if d, ok := ctx.Deadline(); ok && d.Before(dl) {
+				dl = d
+			}
+			if err := c.SetDeadline(dl); err != nil {
+				c.Close()
+				return nil, err
+			}
+			return c, nil
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("connect to RabbitMQ at %s:%d: %w", b.uri.Host, b.uri.Port, err)
+	}
+	return conn, nil
+}

@@ -1,0 +1,266 @@
+package rabbitmq_test
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/tallyq/tallyq/jobs"
+	"github.com/tallyq/tallyq/queue"
+	"github.com/tallyq/tallyq/queue/rabbitmq"
+)
+
+func TestNewRefusesGuestOffLoopback(t *testing.T) {
+	for _, c := range []struct {
+		url  string
+		want string
+	}{
+		{"amqp://guest:guest@rabbit.example:5672/", "refusing the default guest/guest account on rabbit.example"},
+		{"", "no AMQP URL; set TALLYQ_AMQP_URL"},
+		{"http://x", "AMQP URL is not valid"},
+	} {
+		err := rabbitmq.CheckURL(c.url)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("CheckURL(%q) = %v; want an error containing %q", c.url, err, c.want)
+		}
+	}
+	for _, u := range []string{"amqp://guest:guest@localhost:5672/", "amqp://guest:guest@127.0.0.1/", "amqp://guest:guest@[::1]:5672/", "amqp://tallyq:pw@rabbit.example/"} {
+		if err := rabbitmq.CheckURL(u); err != nil {
+			t.Errorf("CheckURL(%q) = %v; want nil", u, err)
+		}
+	}
+}
+
+func TestEnqueueRefusesUnknownOperation(t *testing.T) {
+	h := newHarness(t, sharedURL(t))
+	b := h.broker(h.config())
+	tx, err := h.pool.Begin(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(context.Background()) //nolint:errcheck
+	err = b.EnqueueTx(context.Background(), tx, []queue.Message{{JobID: uuid.New(), Chunk: 0, Operation: "OTHER"}})
+	if err == nil || !strings.Contains(err.Error(), `operation "OTHER" has no queue`) {
+		t.Fatalf("EnqueueTx of an unknown operation: %v", err)
+	}
+}
+
+func TestJobCompletesEachChunkCountedOnce(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, sharedURL(t))
+	b := h.broker(h.config())
+	e := h.engine(b, &testOp{})
+	h.run(e, 8)
+	const chunks = 500
+	id := h.create(e, chunks, 0)
+	h.waitTerminal(e, id, time.Minute)
+	h.assertCountedOnce(e, id, chunks)
+	eventually(t, 10*time.Second, "the outbox to empty", func() (bool, error) { return h.outboxRows(id) == 0, nil })
+	if n := h.queueDepth(b.DeadQueue()); n != 0 {
+		t.Fatalf("%d messages dead-lettered", n)
+	}
+	if err := b.Ready(context.Background()); err != nil {
+		t.Fatalf("Ready: %v", err)
+	}
+}
+
+// TestTopology checks the queues' arguments by declaring them again with
+// the expected ones, which RabbitMQ accepts only if they match.
+func TestTopology(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, sharedURL(t))
+	cfg := h.config()
+	cfg.DeliveryLimit = 7
+	b := h.broker(cfg)
+	e := h.engine(b, &testOp{})
+	h.run(e, 1)
+	conn, ch := h.amqpChannel()
+	defer conn.Close()
+	_, err := ch.QueueDeclare(b.QueueName(testOpType), true, false, false, false, amqp.Table{
+		"x-queue-type": "quorum", "x-delivery-limit": int64(7), "x-dead-letter-exchange": h.prefix + ".dlx",
+		"x-dead-letter-strategy": "at-least-once", "x-overflow": "reject-publish",
+	})
+	if err != nil {
+		t.Fatalf("the operation queue's arguments differ: %v", err)
+	}
+	if b.QueueName(testOpType) != h.prefix+".test_count" || b.DeadQueue() != h.prefix+".dead" {
+		t.Fatalf("queue names %s, %s", b.QueueName(testOpType), b.DeadQueue())
+	}
+	ch2, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ch2.QueueDeclare(b.DeadQueue(), true, false, false, false, amqp.Table{"x-queue-type": "quorum", "x-overflow": "reject-publish"}); err != nil {
+		t.Fatalf("the dead queue's arguments differ: %v", err)
+	}
+}
+
+func TestDuplicatePublishCountedOnce(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, sharedURL(t))
+	b := h.broker(h.config())
+	watch := &watchHandler{}
+	g := newGate(0) // holds the workers until the duplicates are queued
+	e := h.engine(wrapped{b, func(q queue.Handler) queue.Handler { watch.Handler = q; return watch }}, &testOp{gate: g.wait})
+	const chunks = 50
+	id := h.create(e, chunks, 0)
+	// Publish every chunk's message by hand, as a relay that crashed
+	// after publishing and before marking would: the relay publishes each
+	// again.
+	rows, err := h.pool.Query(context.Background(), `SELECT chunk, seq FROM amqp_outbox WHERE job_id = $1`, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type row struct{ chunk, seq int64 }
+	var dup []row
+	for rows.Next() {
+		var r row
+		if err := rows.Scan(&r.chunk, &r.seq); err != nil {
+			t.Fatal(err)
+		}
+		dup = append(dup, r)
+	}
+	if rows.Err() != nil || len(dup) != chunks {
+		t.Fatalf("outbox rows %d, %v", len(dup), rows.Err())
+	}
+	// The workers' start declares the topology.
+	h.run(e, 4)
+	// A delivery shows that the queue is bound.
+	eventually(t, 30*time.Second, "a first delivery", func() (bool, error) { return watch.deliveries.Load() > 0, nil })
+	conn, ch := h.amqpChannel()
+	defer conn.Close()
+	if err := ch.Confirm(false); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range dup {
+		body, _ := json.Marshal(queue.Message{JobID: id, Chunk: int(r.chunk), Operation: testOpType})
+		dc, err := ch.PublishWithDeferredConfirm(b.Exchange(), "test_count", false, false, amqp.Publishing{
+			ContentType: "application/json", DeliveryMode: amqp.Persistent, Body: body,
+			MessageId: id.String() + ":" + strconv.Itoa(int(r.chunk)), Headers: amqp.Table{"tallyq-seq": r.seq},
+		})
+		if err != nil || !dc.Wait() {
+			t.Fatalf("publish duplicate: %v", err)
+		}
+	}
+	g.release()
+	h.waitTerminal(e, id, time.Minute)
+	eventually(t, 30*time.Second, "both copies of every message to be delivered", func() (bool, error) {
+		return watch.deliveries.Load() >= 2*chunks, nil
+	})
+	h.assertCountedOnce(e, id, chunks)
+	eventually(t, 10*time.Second, "the outbox to empty", func() (bool, error) { return h.outboxRows(id) == 0, nil })
+}
+
+func TestAlwaysFailingChunkFailsJob(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, sharedURL(t))
+	b := h.broker(h.config())
+	e := h.engine(b, &testOp{failing: map[int]bool{7: true}})
+	h.run(e, 4)
+	const chunks = 20
+	id := h.create(e, chunks, 0)
+	s := h.waitTerminal(e, id, time.Minute)
+	if s.Status != jobs.StatusFailed || s.ProcessedChunks != chunks-1 || s.FailedChunks != 1 {
+		t.Fatalf("job: status %s, processed %d, failed %d; want FAILED, %d, 1", s.Status, s.ProcessedChunks, s.FailedChunks, chunks-1)
+	}
+	if s.ErrorMessage == nil || !strings.Contains(*s.ErrorMessage, "chunk 7 always fails") {
+		t.Fatalf("error message %v does not name the chunk's error", s.ErrorMessage)
+	}
+	var state string
+	var attempts int
+	if err := h.pool.QueryRow(context.Background(), `SELECT state, attempts FROM job_chunks WHERE job_id = $1 AND chunk_no = 7`, id).Scan(&state, &attempts); err != nil {
+		t.Fatal(err)
+	}
+	if state != "failed" || attempts != engineConfig(nil).MaxAttempts {
+		t.Fatalf("chunk 7: %s after %d attempts; want failed after %d", state, attempts, engineConfig(nil).MaxAttempts)
+	}
+}
+
+// TestDeliveryLimitDeadLettersToFailedChunk: a worker that keeps failing
+// to record a message (it returns an error, so the message is requeued)
+// drives the message over the queue's delivery limit; RabbitMQ dead-letters
+// it, and the dead-letter consumer reports it to the engine, which fails the
+// chunk, its attempts being spent.
+func TestDeliveryLimitDeadLettersToFailedChunk(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, sharedURL(t))
+	cfg := h.config()
+	cfg.DeliveryLimit = 2
+	b := h.broker(cfg)
+	watch := &watchHandler{refuse: func(d *queue.Delivery) bool { return d.Chunk == 3 }}
+	e := h.engine(wrapped{b, func(q queue.Handler) queue.Handler { watch.Handler = q; return watch }}, &testOp{})
+	const chunks = 10
+	id := h.create(e, chunks, 0)
+	// Chunk 3's attempts were spent by earlier deliveries.
+	if _, err := h.pool.Exec(context.Background(), `UPDATE job_chunks SET attempts = 3 WHERE job_id = $1 AND chunk_no = 3`, id); err != nil {
+		t.Fatal(err)
+	}
+	h.run(e, 4)
+	s := h.waitTerminal(e, id, time.Minute)
+	if s.Status != jobs.StatusFailed || s.ProcessedChunks != chunks-1 || s.FailedChunks != 1 {
+		t.Fatalf("job: status %s, processed %d, failed %d; want FAILED, %d, 1", s.Status, s.ProcessedChunks, s.FailedChunks, chunks-1)
+	}
+	var state, lastErr string
+	if err := h.pool.QueryRow(context.Background(), `SELECT state, last_error FROM job_chunks WHERE job_id = $1 AND chunk_no = 3`, id).Scan(&state, &lastErr); err != nil {
+		t.Fatal(err)
+	}
+	if state != "failed" || !strings.Contains(lastErr, "delivery_limit") {
+		t.Fatalf("chunk 3: %s, %q; want failed by the delivery limit", state, lastErr)
+	}
+	if s.ErrorMessage == nil || !strings.Contains(*s.ErrorMessage, "dead-lettered") {
+		t.Fatalf("job error %v does not say the message was dead-lettered", s.ErrorMessage)
+	}
+	eventually(t, 10*time.Second, "the dead queue to be drained", func() (bool, error) { return h.queueDepth(b.DeadQueue()) == 0, nil })
+	eventually(t, 10*time.Second, "the outbox to empty", func() (bool, error) { return h.outboxRows(id) == 0, nil })
+}
+
+// TestKilledConsumerPrefetchNotDeadLettered: a consumer that dies holding
+// prefetched messages raises each one's delivery count; none of them may be
+// dead-lettered for that, and the job completes.
+func TestKilledConsumerPrefetchNotDeadLettered(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, sharedURL(t))
+	b := h.broker(h.config())
+	watch := &watchHandler{}
+	const chunks, held = 300, 100
+	// The broker's one worker holds its first chunk at a gate until the
+	// other consumer has taken its share.
+	g := newGate(0)
+	e := h.engine(wrapped{b, func(q queue.Handler) queue.Handler { watch.Handler = q; return watch }}, &testOp{gate: g.wait})
+	h.run(e, 1)
+	h.waitTopology(b)
+	id := h.create(e, chunks, 0)
+	// A second consumer, a worker that will be killed, takes held
+	// messages and never acknowledges them.
+	conn, ch := h.amqpChannel()
+	if err := ch.Qos(held, 0, false); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := ch.Consume(b.QueueName(testOpType), "doomed", false, false, false, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < held; i++ {
+		select {
+		case <-ds:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("the doomed consumer got %d messages of %d", i, held)
+		}
+	}
+	conn.Close() // killed: its unacknowledged messages return to the queue
+	g.release()
+	h.waitTerminal(e, id, time.Minute)
+	h.assertCountedOnce(e, id, chunks)
+	if n := watch.redelivered.Load(); n < held {
+		t.Fatalf("%d deliveries were redeliveries; want at least the %d the killed consumer held", n, held)
+	}
+	if n := h.queueDepth(b.DeadQueue()); n != 0 {
+		t.Fatalf("%d messages dead-lettered", n)
+	}
+}
