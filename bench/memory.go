@@ -27,8 +27,9 @@ type MemoryConfig struct {
 	ChunkSizes []int
 	// Tallyq is the tallyq binary that runs the worker process.
 	Tallyq string
-	// DatabaseURL is the database's URL, for the worker process.
-	DatabaseURL string
+	// DatabaseURL is the database's URL, for the worker process; it holds
+	// a password, so it stays out of the JSON.
+	DatabaseURL string `json:"-"`
 	// Concurrency and MemoryBudget are the worker's --concurrency and
 	// --memory-budget.
 	Concurrency  int

@@ -2,9 +2,11 @@ package bench
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/tallyq/tallyq/internal/testdb"
@@ -43,6 +45,13 @@ func TestMemoryScenarioTiny(t *testing.T) {
 	}
 	if res.MinMiB <= 0 || res.Ratio < 1 {
 		t.Fatalf("summary: min %.1f MiB, max %.1f MiB, ratio %.2f", res.MinMiB, res.MaxMiB, res.Ratio)
+	}
+	b, err := json.Marshal(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), cfg.DatabaseURL) {
+		t.Fatal("the result's JSON holds the database URL, password and all")
 	}
 	t.Logf("%+v", res.Runs)
 }
