@@ -22,7 +22,21 @@
 // binary, running only that test function, which Run then turns into a worker
 // (see WorkerProcess). The worker inherits the environment, so a factory reads
 // what it needs (say, the AMQP URL of the node the test harness started) from
-// there.
+// there. A TestMain that sets up something once per run, such as starting a
+// broker node, skips that when WorkerProcess reports true and passes what
+// the worker needs through the environment:
+//
+//	func TestMain(m *testing.M) {
+//		if !brokertest.WorkerProcess() {
+//			os.Setenv("TALLYQ_TEST_AMQP_URL", startNode()) // inherited by workers
+//		}
+//		os.Exit(m.Run())
+//	}
+//
+// A broker's own tests (its node killed mid-job, say) build on the same
+// ground with NewHarness: an engine with the test operation, on a fresh
+// database, with helpers to create jobs, wait for them and check that every
+// chunk was applied exactly once.
 //
 // Each chunk of the suite's test operation inserts one row into a table when
 // its result is applied, so a chunk applied twice shows; every assertion

@@ -95,7 +95,9 @@ func runWorkerProcess(t *testing.T, f Factory) {
 
 // workerProcess is a running worker process.
 type workerProcess struct {
-	cmd    *exec.Cmd
+	cmd *exec.Cmd
+	// stdin stays open while the process should live (see runWorkerProcess).
+	stdin  io.WriteCloser
 	exited chan struct{} // closed once the process has exited
 }
 
@@ -109,13 +111,14 @@ func (s suite) startWorkerProcess(t *testing.T, h *Harness, mode string, victim 
 		envWorkerDB+"="+testdb.URL(t), envWorkerMode+"="+mode, envWorkerChunk+"="+strconv.Itoa(victim))
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	if _, err := cmd.StdinPipe(); err != nil {
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
 		t.Fatal(err)
 	}
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start a worker process: %v", err)
 	}
-	p := &workerProcess{cmd: cmd, exited: make(chan struct{})}
+	p := &workerProcess{cmd: cmd, stdin: stdin, exited: make(chan struct{})}
 	go func() { _ = cmd.Wait(); close(p.exited) }()
 	t.Cleanup(func() {
 		p.kill()
@@ -130,6 +133,13 @@ func (s suite) startWorkerProcess(t *testing.T, h *Harness, mode string, victim 
 func (p *workerProcess) kill() {
 	_ = p.cmd.Process.Kill()
 	<-p.exited
+}
+
+// killedBySignal reports whether the process, which has exited, was
+// killed by a signal rather than exiting by itself.
+func (p *workerProcess) killedBySignal() bool {
+	<-p.exited
+	return p.cmd.ProcessState.ExitCode() == -1
 }
 
 // dead reports whether the process has exited.

@@ -446,6 +446,9 @@ func (s suite) chunkKillsWorkerEveryAttempt(t *testing.T) {
 			return proc.dead() || h.Status(job.JobID).Status.Terminal()
 		})
 		if proc.dead() {
+			if !proc.killedBySignal() {
+				t.Fatalf("a worker process exited by itself (%s) instead of dying in chunk %d", proc.cmd.ProcessState, victim)
+			}
 			deaths++
 		}
 	}
