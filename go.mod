@@ -11,7 +11,7 @@ require (
 	github.com/riverqueue/river/rivertype v0.51.2
 )
 
-require github.com/rabbitmq/amqp091-go v1.10.0 // indirect
+require github.com/rabbitmq/amqp091-go v1.10.0
 
 require (
 	github.com/go-chi/chi/v5 v5.5.0

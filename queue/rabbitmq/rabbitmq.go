@@ -325,7 +325,8 @@ func (b *Broker) Ready(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return conn.Close()
+	closeConn(conn, closeTimeout)
+	return nil
 }
 
 // dial connects to the configured node, giving up when ctx is done.

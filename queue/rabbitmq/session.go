@@ -25,6 +25,19 @@ type session struct {
 	reason   error // why it was lost
 }
 
+// openTimeout bounds the opening of a session: connecting, declaring,
+// starting the consumers.
+const openTimeout = 15 * time.Second
+
+// closeTimeout bounds the wait for the node's answer to a connection close.
+const closeTimeout = 5 * time.Second
+
+// closeConn closes conn, waiting at most timeout for the node's answer:
+// Close would wait for ever on a node that does not answer.
+func closeConn(conn *amqp.Connection, timeout time.Duration) {
+	_ = conn.CloseDeadline(time.Now().Add(timeout)) // closed either way
+}
+
 // deadPrefetch is how many dead-lettered messages the dead consumer holds.
 const deadPrefetch = 16
 
@@ -36,9 +49,17 @@ func (r *runner) open(ctx context.Context, consume bool) (_ *session, err error)
 		return nil, err
 	}
 	s := &session{conn: conn, lost: make(chan struct{})}
+	// amqp091's calls have no deadline, and a node that has just restarted
+	// may never answer one (a consume forwarded to a quorum queue's leader
+	// while none was known): closing the connection unblocks them, and the
+	// supervisor tries again.
+	hung := time.AfterFunc(openTimeout, func() { closeConn(conn, 0) })
 	defer func() {
+		if !hung.Stop() && err == nil {
+			err = fmt.Errorf("open a session: no answer within %s", openTimeout)
+		}
 		if err != nil {
-			conn.Close()
+			closeConn(conn, closeTimeout)
 		}
 	}()
 	s.watch(conn.NotifyClose(make(chan *amqp.Error, 1)))
@@ -182,14 +203,14 @@ func (r *runner) supervise(ctx context.Context, s *session) {
 		select {
 		case <-ctx.Done():
 			r.session.Store(nil)
-			s.conn.Close()
+			closeConn(s.conn, closeTimeout)
 			return
 		case <-s.lost:
 		}
 		r.session.Store(nil)
 		r.setErr(fmt.Errorf("connection lost: %w", s.lostReason()))
 		r.log.Warn("RabbitMQ connection lost; reconnecting", "error", s.lostReason())
-		s.conn.Close()
+		closeConn(s.conn, 0)
 		if s = r.reconnect(ctx); s == nil {
 			return
 		}
