@@ -16,7 +16,7 @@ run:
 ## test: install or name missing system packages, then unit/integration tests
 ## with -race against throwaway servers, then every fuzz target for $(FUZZTIME)
 test: deps
-	scripts/with-servers.sh $(MAKE) --no-print-directory test-go fuzz
+	TALLYQ_TEST_RABBITMQ=1 scripts/with-servers.sh $(MAKE) --no-print-directory test-go fuzz
 
 # test-go and fuzz expect the servers of scripts/with-servers.sh.
 test-go:

@@ -2,9 +2,10 @@
 # Checks the system packages tallyq's tests need and installs the missing ones
 # with apt-get when run as root; otherwise it names them and fails.
 #
-#   scripts/install-deps.sh        what `make test` needs (PostgreSQL, util-linux)
+#   scripts/install-deps.sh        what `make test` needs (PostgreSQL,
+#                                  RabbitMQ, util-linux)
 #   scripts/install-deps.sh --all  also what later test suites need
-#                                  (rabbitmq-server, chromium, prometheus)
+#                                  (chromium, prometheus)
 #
 # Go itself is not installed here: Debian's is older than go.mod asks for.
 set -euo pipefail
@@ -14,7 +15,7 @@ case ${1:-} in
 "") ;;
 --all) all=true ;;
 *)
-	sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 	;;
 esac
@@ -43,8 +44,8 @@ need_cmd flock util-linux
 need_cmd runuser util-linux
 need_cmd setsid util-linux
 need_cmd sha256sum coreutils
+has_pkg rabbitmq-server || missing+=(rabbitmq-server)
 if $all; then
-	has_pkg rabbitmq-server || missing+=(rabbitmq-server)
 	has_pkg chromium || missing+=(chromium)
 	has_pkg prometheus || missing_norecs+=(prometheus)
 fi

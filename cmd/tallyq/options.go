@@ -8,6 +8,7 @@ import (
 
 	"github.com/tallyq/tallyq/api"
 	"github.com/tallyq/tallyq/jobs/election"
+	"github.com/tallyq/tallyq/queue/rabbitmq"
 )
 
 // Defaults of the flags shared by several commands.
@@ -63,6 +64,7 @@ func (o *dbOptions) logger(e *env) *slog.Logger {
 type engineOptions struct {
 	dbOptions
 	broker        choiceValue
+	amqpURL       string
 	memoryBudget  byteSize
 	maxAttempts   int
 	shutdownGrace time.Duration
@@ -71,9 +73,11 @@ type engineOptions struct {
 
 func (o *engineOptions) register(fs *flagSet) {
 	o.dbOptions.register(fs)
-	// rabbitmq is accepted by the flag so that validate can say when it comes.
 	o.broker = choiceValue{value: "river", choices: []string{"river", "rabbitmq"}}
-	fs.VarEnv(&o.broker, "broker", "TALLYQ_BROKER", "message `broker` carrying chunks: river (Postgres)")
+	fs.VarEnv(&o.broker, "broker", "TALLYQ_BROKER",
+		"message `broker` carrying chunks: river (Postgres, the default) or rabbitmq (needs --amqp-url); every process of a deployment must use the same")
+	fs.StringEnv(&o.amqpURL, "amqp-url", "TALLYQ_AMQP_URL", "",
+		"RabbitMQ URL with credentials, e.g. amqp://tallyq:password@rabbitmq:5672/ (with --broker rabbitmq; guest/guest only on localhost)")
 	o.memoryBudget = defaultMemoryBudget
 	fs.VarEnv(&o.memoryBudget, "memory-budget", "TALLYQ_MEMORY_BUDGET",
 		"the workers' heap budget, a `size` such as 256MiB, 1GiB, 512MB or bytes; no chunk is taken while the live heap is over it (0: no limit)")
@@ -89,8 +93,13 @@ func (o *engineOptions) validate() error {
 	if err := o.dbOptions.validate(); err != nil {
 		return err
 	}
-	if o.broker.value != "river" {
-		return usagef("--broker %s is not available in this version of tallyq; use --broker river", o.broker.value)
+	if o.broker.value == "rabbitmq" {
+		if o.amqpURL == "" {
+			return usagef("--broker rabbitmq needs --amqp-url or TALLYQ_AMQP_URL (amqp://user:password@host:5672/vhost)")
+		}
+		if err := rabbitmq.CheckURL(o.amqpURL); err != nil {
+			return usagef("--amqp-url: %v", err)
+		}
 	}
 	if o.memoryBudget < 0 {
 		return usagef("--memory-budget must not be negative")

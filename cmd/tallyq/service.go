@@ -14,6 +14,8 @@ import (
 	"github.com/tallyq/tallyq/jobs"
 	"github.com/tallyq/tallyq/jobs/election"
 	"github.com/tallyq/tallyq/migrations"
+	"github.com/tallyq/tallyq/queue"
+	"github.com/tallyq/tallyq/queue/rabbitmq"
 	riverbroker "github.com/tallyq/tallyq/queue/river"
 )
 
@@ -52,7 +54,7 @@ func startServiceWithKey(ctx context.Context, logger *slog.Logger, opts engineOp
 	if err := migrations.New(pool).Check(ctx); err != nil {
 		return nil, err
 	}
-	broker, err := riverbroker.New(pool, riverbroker.Config{Logger: logger.With("component", "river")})
+	broker, err := newBroker(pool, opts, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -69,6 +71,22 @@ func startServiceWithKey(ctx context.Context, logger *slog.Logger, opts engineOp
 		return nil, err
 	}
 	return &service{logger: logger, pool: pool, engine: engine, elections: elections, opts: opts}, nil
+}
+
+// brokerOperations are the operations whose chunks the RabbitMQ broker
+// carries, one queue each.
+var brokerOperations = []string{election.OpTally, election.OpDecryption, "COMPENSATION", election.OpCombine}
+
+// newBroker builds the broker --broker names.
+func newBroker(pool *pgxpool.Pool, opts engineOptions, logger *slog.Logger) (queue.Broker, error) {
+	if opts.broker.value == "rabbitmq" {
+		return rabbitmq.New(pool, rabbitmq.Config{
+			URL:        opts.amqpURL,
+			Operations: brokerOperations,
+			Logger:     logger.With("component", "rabbitmq"),
+		})
+	}
+	return riverbroker.New(pool, riverbroker.Config{Logger: logger.With("component", "river")})
 }
 
 // secretKey reads TALLYQ_SECRET_KEY, which seals guardian secrets. Without

@@ -10,8 +10,3 @@ func (b *Broker) Reconnects() int64 {
 	return b.run.reconnects.Load()
 }
 
-// CheckURL is checkURL without its result.
-func CheckURL(raw string) error {
-	_, err := checkURL(raw)
-	return err
-}

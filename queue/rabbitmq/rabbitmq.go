@@ -32,6 +32,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -153,16 +154,27 @@ func New(pool *pgxpool.Pool, cfg Config) (*Broker, error) {
 	return &Broker{pool: pool, cfg: cfg, uri: uri, routes: routes}, nil
 }
 
-// checkURL parses an AMQP URL and refuses the default guest account on a
-// host other than loopback, where RabbitMQ itself would refuse it too, only
-// later and less clearly.
+// CheckURL returns an error if raw is not an AMQP URL the broker accepts:
+// it must parse, and the default guest/guest account is refused on a host
+// other than loopback, where RabbitMQ itself would refuse it too, only later
+// and less clearly. New checks it; commands check it with their flags.
+func CheckURL(raw string) error {
+	_, err := checkURL(raw)
+	return err
+}
+
 func checkURL(raw string) (amqp.URI, error) {
 	if raw == "" {
 		return amqp.URI{}, errors.New("rabbitmq broker: no AMQP URL; set TALLYQ_AMQP_URL (amqp://user:password@host:5672/vhost)")
 	}
 	uri, err := amqp.ParseURI(raw)
 	if err != nil {
-		// The error text of ParseURI does not echo the URL, so no password leaks.
+		// A url.Error quotes the whole URL, password included: keep only
+		// what is wrong.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return amqp.URI{}, fmt.Errorf("rabbitmq broker: AMQP URL is not valid: %w", err)
 	}
 	if uri.Username == "guest" && uri.Password == "guest" && !isLoopback(uri.Host) {

@@ -24,10 +24,13 @@ func TestNewRefusesGuestOffLoopback(t *testing.T) {
 		{"amqp://guest:guest@rabbit.example:5672/", "refusing the default guest/guest account on rabbit.example"},
 		{"", "no AMQP URL; set TALLYQ_AMQP_URL"},
 		{"http://x", "AMQP URL is not valid"},
+		{"amqp://u:hunter2@rabbit.example:port/", "AMQP URL is not valid"},
 	} {
 		err := rabbitmq.CheckURL(c.url)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("CheckURL(%q) = %v; want an error containing %q", c.url, err, c.want)
+		} else if strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("CheckURL(%q) = %v: the error shows the password", c.url, err)
 		}
 	}
 	for _, u := range []string{"amqp://guest:guest@localhost:5672/", "amqp://guest:guest@127.0.0.1/", "amqp://guest:guest@[::1]:5672/", "amqp://tallyq:pw@rabbit.example/"} {
