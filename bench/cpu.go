@@ -43,10 +43,13 @@ func costPer(start cpuTimes, n int) CPUCost {
 	}
 }
 
-// postgresCPU sums user and system time of every process named postgres
+// postgresCPU sums user and system time of every process named postgres.
+func postgresCPU() time.Duration { return processCPU("postgres") }
+
+// processCPU sums user and system time of every process of the given name
 // (Linux /proc; clock ticks assumed 100 per second, as on every Linux
 // this runs on).
-func postgresCPU() time.Duration {
+func processCPU(name string) time.Duration {
 	dirs, _ := filepath.Glob("/proc/[0-9]*/stat")
 	var ticks int64
 	for _, p := range dirs {
@@ -56,7 +59,7 @@ func postgresCPU() time.Duration {
 		}
 		s := string(b)
 		open, closing := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
-		if open < 0 || closing < open || s[open+1:closing] != "postgres" {
+		if open < 0 || closing < open || s[open+1:closing] != name {
 			continue
 		}
 		fields := strings.Fields(s[closing+1:])

@@ -220,7 +220,13 @@ func brokerRate(ctx context.Context, pool *pgxpool.Pool, cfg QueueConfig) (float
 	if err != nil {
 		return 0, err
 	}
-	job, err := e.CreateJob(ctx, jobs.CreateParams{OperationType: noopOp{}.Type(), TotalChunks: cfg.Chunks, CreatedBy: "bench"})
+	return timeJob(ctx, pool, e, cfg.Chunks, cfg.Workers)
+}
+
+// timeJob creates a no-op job of the given chunks and returns chunks per
+// second from the start of the engine's workers to the job's completion.
+func timeJob(ctx context.Context, pool *pgxpool.Pool, e *jobs.Engine, chunks, workers int) (float64, error) {
+	job, err := e.CreateJob(ctx, jobs.CreateParams{OperationType: noopOp{}.Type(), TotalChunks: chunks, CreatedBy: "bench"})
 	if err != nil {
 		return 0, err
 	}
@@ -228,7 +234,7 @@ func brokerRate(ctx context.Context, pool *pgxpool.Pool, cfg QueueConfig) (float
 	defer stop()
 	errc := make(chan error, 1)
 	start := time.Now()
-	go func() { errc <- e.RunWorkers(wctx, jobs.WorkerConfig{Concurrency: cfg.Workers}) }()
+	go func() { errc <- e.RunWorkers(wctx, jobs.WorkerConfig{Concurrency: workers}) }()
 	s, err := WaitTerminal(ctx, pool, e, job.JobID)
 	elapsed := time.Since(start)
 	stop()
@@ -238,10 +244,10 @@ func brokerRate(ctx context.Context, pool *pgxpool.Pool, cfg QueueConfig) (float
 	if err != nil {
 		return 0, err
 	}
-	if s.Status != jobs.StatusCompleted || s.ProcessedChunks != cfg.Chunks {
-		return 0, fmt.Errorf("job ended %s with %d of %d chunks", s.Status, s.ProcessedChunks, cfg.Chunks)
+	if s.Status != jobs.StatusCompleted || s.ProcessedChunks != chunks {
+		return 0, fmt.Errorf("job ended %s with %d of %d chunks", s.Status, s.ProcessedChunks, chunks)
 	}
-	return float64(cfg.Chunks) / elapsed.Seconds(), nil
+	return float64(chunks) / elapsed.Seconds(), nil
 }
 
 // WaitTerminal waits, on the engine's status notifications, until the job

@@ -47,7 +47,7 @@ type benchOptions interface {
 
 var benchScenarios = []benchScenario{
 	{name: "queue", options: func() benchOptions { return &queueBenchOptions{} },
-		summary: "queue: no-op chunks per second through the River broker with exact progress, next to raw\nRiver no-op jobs per second on the same database in the same run, and their ratio; and\nthe time to create a large job."},
+		summary: "queue: no-op chunks per second through the River broker with exact progress, next to raw\nRiver no-op jobs per second on the same database in the same run, and their ratio; and\nthe time to create a large job. With --broker rabbitmq: chunks per second through the\nRabbitMQ broker next to raw amqp091 (persistent, confirmed publishes to a quorum queue,\nthen acked consumes) on the same node, their ratio, and the River broker beside them."},
 	{name: "tally", options: func() benchOptions { return &tallyBenchOptions{} },
 		summary: "tally: ballots per second of the tally job, unverified and verified, with --workers\nin-process slots, next to the in-memory rate of the same operations on the same stored\nballots with as many goroutines, their ratios, and the ratio to the seed system's 5\nballots/s per worker. Ballots are relabelled copies of a cached pool of encrypted ones."},
 	{name: "memory", options: func() benchOptions { return &memoryBenchOptions{} },
@@ -154,6 +154,8 @@ type queueBenchOptions struct {
 	workers      int
 	rounds       int
 	createChunks int
+	broker       choiceValue
+	amqpURL      string
 }
 
 func (o *queueBenchOptions) register(fs *flagSet) {
@@ -162,11 +164,18 @@ func (o *queueBenchOptions) register(fs *flagSet) {
 	fs.IntEnv(&o.workers, "workers", "TALLYQ_BENCH_WORKERS", 200, "worker count of both the broker and raw River")
 	fs.IntEnv(&o.rounds, "rounds", "TALLYQ_BENCH_ROUNDS", 3, "rounds, alternating raw River and the broker; the medians are compared")
 	fs.IntEnv(&o.createChunks, "create-chunks", "TALLYQ_BENCH_CREATE_CHUNKS", 100_000, "size of the job whose creation is timed (0: skip)")
+	o.broker = choiceValue{value: "river", choices: []string{"river", "rabbitmq"}}
+	fs.VarEnv(&o.broker, "broker", "TALLYQ_BROKER",
+		"`broker` measured: river (against raw River), or rabbitmq (against raw amqp091 on the node of --amqp-url, with the River broker beside)")
+	fs.StringEnv(&o.amqpURL, "amqp-url", "TALLYQ_AMQP_URL", "", "RabbitMQ URL with credentials, for --broker rabbitmq")
 }
 
 func (o *queueBenchOptions) validate() error {
 	if o.chunks < 1 || o.workers < 1 || o.rounds < 1 || o.createChunks < 0 {
 		return usagef("--chunks, --workers and --rounds must be positive and --create-chunks not negative")
+	}
+	if o.broker.value == "rabbitmq" && o.amqpURL == "" {
+		return usagef("--broker rabbitmq needs --amqp-url or TALLYQ_AMQP_URL")
 	}
 	return o.dbOptions.validate()
 }
@@ -174,6 +183,9 @@ func (o *queueBenchOptions) validate() error {
 func (o *queueBenchOptions) slots() int { return o.workers }
 
 func (o *queueBenchOptions) run(ctx context.Context, e *env, pool *pgxpool.Pool, logger *slog.Logger) (any, error) {
+	if o.broker.value == "rabbitmq" {
+		return o.runRabbitMQ(ctx, e, pool, logger)
+	}
 	res, err := bench.RunQueue(ctx, pool, bench.QueueConfig{
 		Chunks: o.chunks, Workers: o.workers, Rounds: o.rounds, CreateChunks: o.createChunks, Logger: logger,
 	})
