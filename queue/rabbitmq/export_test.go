@@ -9,4 +9,3 @@ func (b *Broker) Reconnects() int64 {
 	}
 	return b.run.reconnects.Load()
 }
-

@@ -38,6 +38,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	amqp "github.com/rabbitmq/amqp091-go"
 
@@ -235,13 +236,49 @@ func (b *Broker) EnqueueTx(ctx context.Context, tx pgx.Tx, msgs []queue.Message)
 		}
 		jobIDs[i], chunks[i], ops[i] = m.JobID, int32(m.Chunk), m.Operation
 	}
+	copied, err := copyOutbox(ctx, tx, jobIDs, chunks, ops)
+	if err != nil {
+		return fmt.Errorf("insert %d messages into the AMQP outbox: %w", len(msgs), err)
+	}
 	batch := &pgx.Batch{}
-	batch.Queue(enqueueSQL, jobIDs, chunks, ops)
+	if !copied {
+		batch.Queue(enqueueSQL, jobIDs, chunks, ops)
+	}
 	batch.Queue(`SELECT pg_notify($1, '')`, outboxChannel)
 	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
 		return fmt.Errorf("insert %d messages into the AMQP outbox: %w", len(msgs), err)
 	}
 	return nil
+}
+
+// uniqueViolation is Postgres's SQLSTATE for a duplicate key.
+const uniqueViolation = "23505"
+
+// copyThreshold is the least number of messages inserted with COPY.
+const copyThreshold = 1000
+
+// copyOutbox inserts many rows with COPY, which a new job's chunks take
+// (none of them is in the outbox yet); if one is there already, it undoes
+// the COPY (a savepoint) and reports false, for the upsert to do the work.
+func copyOutbox(ctx context.Context, tx pgx.Tx, jobIDs [][16]byte, chunks []int32, ops []string) (bool, error) {
+	if len(jobIDs) < copyThreshold {
+		return false, nil
+	}
+	sp, err := tx.Begin(ctx)
+	if err != nil {
+		return false, err
+	}
+	_, err = sp.CopyFrom(ctx, pgx.Identifier{"amqp_outbox"}, []string{"job_id", "chunk", "operation"},
+		pgx.CopyFromSlice(len(jobIDs), func(i int) ([]any, error) { return []any{jobIDs[i], chunks[i], ops[i]}, nil }))
+	var pgErr *pgconn.PgError
+	switch {
+	case err == nil:
+		return true, sp.Commit(ctx)
+	case errors.As(err, &pgErr) && pgErr.Code == uniqueViolation:
+		return false, sp.Rollback(ctx)
+	default:
+		return false, err
+	}
 }
 
 // settleSQL deletes the outbox rows of settled deliveries, each only if no

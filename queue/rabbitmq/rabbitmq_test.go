@@ -267,3 +267,50 @@ func TestKilledConsumerPrefetchNotDeadLettered(t *testing.T) {
 		t.Fatalf("%d messages dead-lettered", n)
 	}
 }
+
+// TestEnqueueAgain: enqueueing chunks that are in the outbox already (a
+// retry, an expired lease) replaces their rows: a new seq, to be published
+// again. Both the COPY of a large enqueue and the upsert are exercised.
+func TestEnqueueAgain(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, sharedURL(t))
+	b := h.broker(h.config())
+	ctx := context.Background()
+	job := uuid.New()
+	msgs := make([]queue.Message, 1500)
+	for i := range msgs {
+		msgs[i] = queue.Message{JobID: job, Chunk: i, Operation: testOpType}
+	}
+	enqueue := func(ms []queue.Message) {
+		t.Helper()
+		tx, err := h.pool.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback(ctx) //nolint:errcheck
+		if err := b.EnqueueTx(ctx, tx, ms); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	enqueue(msgs)
+	if _, err := h.pool.Exec(ctx, `UPDATE amqp_outbox SET published_at = now() WHERE job_id = $1`, job); err != nil {
+		t.Fatal(err)
+	}
+	var maxSeq int64
+	if err := h.pool.QueryRow(ctx, `SELECT max(seq) FROM amqp_outbox WHERE job_id = $1`, job).Scan(&maxSeq); err != nil {
+		t.Fatal(err)
+	}
+	enqueue(msgs)      // large: COPY meets the rows, the upsert replaces them
+	enqueue(msgs[:10]) // small: the upsert alone
+	var rows, unpublished, renewed int
+	if err := h.pool.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE published_at IS NULL), count(*) FILTER (WHERE seq > $2)
+		FROM amqp_outbox WHERE job_id = $1`, job, maxSeq).Scan(&rows, &unpublished, &renewed); err != nil {
+		t.Fatal(err)
+	}
+	if rows != len(msgs) || unpublished != len(msgs) || renewed != len(msgs) {
+		t.Fatalf("after enqueueing again: %d rows, %d unpublished, %d with a new seq; want %d of each", rows, unpublished, renewed, len(msgs))
+	}
+}
