@@ -3,7 +3,6 @@ package eg
 import (
 	"fmt"
 	"math/big"
-	"strings"
 )
 
 // ElementModP is an immutable integer in [0, p). The zero value is 0.
@@ -55,12 +54,30 @@ func (x ElementModP) String() string { return x.Hex() }
 // String returns Hex, so that elements print as the record shows them.
 func (x ElementModQ) String() string { return x.Hex() }
 
-func pyHex(v *big.Int) string {
-	h := strings.ToUpper(v.Text(16))
-	if len(h)%2 == 1 {
-		h = "0" + h
+func pyHex(v *big.Int) string { return string(appendPyHex(nil, v)) }
+
+// AppendHex appends v (non-negative) as electionguard-python 1.x's to_hex writes it:
+// upper-case hex digits, an even number of them.
+func AppendHex(dst []byte, v *big.Int) []byte { return appendPyHex(dst, v) }
+
+// appendPyHex appends v as 1.x writes it — upper-case hex digits, an even
+// number of them — two digits per big-endian byte, which is both that form
+// and much faster than formatting and upper-casing text (hashing writes
+// every element this way).
+func appendPyHex(dst []byte, v *big.Int) []byte {
+	const digits = "0123456789ABCDEF"
+	if v.Sign() == 0 {
+		return append(dst, '0', '0')
 	}
-	return h
+	n := (v.BitLen() + 7) / 8
+	start := len(dst)
+	dst = append(dst, make([]byte, 3*n)...) // room for the bytes and their digits
+	raw := v.FillBytes(dst[start+2*n:])
+	out := dst[start : start+2*n]
+	for i, b := range raw {
+		out[2*i], out[2*i+1] = digits[b>>4], digits[b&0x0f]
+	}
+	return dst[:start+2*n]
 }
 
 // Bytes returns x big-endian in exactly as many bytes as p has.

@@ -51,9 +51,9 @@ func (g *Group) writeHashItem(h hash.Hash, x any) {
 	case nil:
 		h.Write([]byte("null"))
 	case ElementModP:
-		h.Write([]byte(v.Hex()))
+		h.Write(appendPyHex(nil, v.big()))
 	case ElementModQ:
-		h.Write([]byte(v.Hex()))
+		h.Write(appendPyHex(nil, v.big()))
 	case CryptoHashable:
 		if rv := reflect.ValueOf(v); rv.Kind() == reflect.Pointer && rv.IsNil() {
 			h.Write([]byte("null"))

@@ -3,6 +3,8 @@ package eg
 import (
 	"crypto/sha256"
 	"math/big"
+	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -69,4 +71,30 @@ func TestHashPanicsOnUnknownType(t *testing.T) {
 		}
 	}()
 	TestGroup().Hash(1.5)
+}
+
+// appendPyHex writes what python's format(v, "X"), padded to an even length,
+// writes.
+func TestAppendPyHex(t *testing.T) {
+	want := func(v *big.Int) string {
+		h := strings.ToUpper(v.Text(16))
+		if len(h)%2 == 1 {
+			h = "0" + h
+		}
+		return h
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	values := []*big.Int{big.NewInt(0), big.NewInt(1), big.NewInt(15), big.NewInt(16), big.NewInt(255), big.NewInt(256)}
+	for range 200 {
+		b := make([]byte, 1+r.IntN(600))
+		for i := range b {
+			b[i] = byte(r.Uint32())
+		}
+		values = append(values, new(big.Int).SetBytes(b))
+	}
+	for _, v := range values {
+		if got := string(appendPyHex([]byte("x"), v)); got != "x"+want(v) {
+			t.Fatalf("appendPyHex(%s) = %q, want %q", v.Text(16), got, "x"+want(v))
+		}
+	}
 }
