@@ -320,6 +320,9 @@ func (b *Broker) forget(ctx context.Context, m queue.Message, seq int64) error {
 	return nil
 }
 
+// defaultConsumerTimeout is RabbitMQ's default consumer_timeout, node-wide.
+const defaultConsumerTimeout = 30 * time.Minute
+
 // Start connects, declares the topology and starts the relay, the
 // reconciler, one consumer per operation queue (prefetch concurrency, at
 // most concurrency handlers at once) and the dead-letter consumer. It
@@ -337,6 +340,10 @@ func (b *Broker) Start(ctx context.Context, h queue.Handler, concurrency int) er
 	republish := b.cfg.RepublishAfter
 	if republish <= 0 {
 		republish = max(time.Hour, h.MaxChunkTimeout()+10*time.Minute)
+	}
+	if longest := h.MaxChunkTimeout(); longest >= defaultConsumerTimeout {
+		b.cfg.Logger.Warn("chunks may run as long as RabbitMQ's default consumer_timeout, after which the node closes the channel of an unacknowledged delivery (the broker reconnects, the message comes again); set consumer_timeout in rabbitmq.conf above the longest chunk timeout",
+			"longest_chunk_timeout", longest, "default_consumer_timeout", defaultConsumerTimeout)
 	}
 	r := newRunner(b, h, concurrency, republish)
 	if err := r.start(ctx); err != nil {
