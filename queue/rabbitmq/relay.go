@@ -15,10 +15,12 @@ import (
 	"github.com/tallyq/tallyq/queue"
 )
 
-// pickSQL locks up to $1 unpublished rows, taken round-robin across jobs: it
-// walks the jobs that have unpublished rows (a skip scan of the partial
-// index, so a job of a million rows costs one lookup), and takes an equal
-// share from each, skipping rows another relay holds.
+// pickSQL marks published up to $1 unpublished rows, taken round-robin
+// across jobs, and returns them: it walks the jobs that have unpublished
+// rows (a skip scan of the partial index, so a job of a million rows costs
+// one lookup), takes an equal share from each, skipping rows another relay
+// holds, and marks them in the same statement. The mark commits only once
+// their publishing is confirmed; until then the rows stay locked.
 const pickSQL = `
 	WITH RECURSIVE jobs AS (
 		(SELECT job_id FROM amqp_outbox WHERE published_at IS NULL ORDER BY job_id LIMIT 1)
@@ -29,18 +31,22 @@ const pickSQL = `
 		SELECT job_id FROM jobs WHERE job_id IS NOT NULL LIMIT $1
 	), share AS (
 		SELECT ceil($1::numeric / greatest(count(*), 1))::int AS n FROM picked
+	), chosen AS (
+		SELECT o.job_id, o.chunk
+		FROM picked CROSS JOIN share CROSS JOIN LATERAL (
+			SELECT job_id, chunk FROM amqp_outbox o
+			WHERE o.job_id = picked.job_id AND o.published_at IS NULL
+			ORDER BY o.chunk LIMIT share.n
+			FOR UPDATE SKIP LOCKED
+		) o
 	)
-	SELECT o.job_id, o.chunk, o.operation, o.seq
-	FROM picked CROSS JOIN share CROSS JOIN LATERAL (
-		SELECT job_id, chunk, operation, seq FROM amqp_outbox o
-		WHERE o.job_id = picked.job_id AND o.published_at IS NULL
-		ORDER BY o.chunk LIMIT share.n
-		FOR UPDATE SKIP LOCKED
-	) o`
-
-// markSQL marks rows published, each only if no enqueue replaced it.
-const markSQL = `
 	UPDATE amqp_outbox o SET published_at = now()
+	FROM chosen WHERE o.job_id = chosen.job_id AND o.chunk = chosen.chunk
+	RETURNING o.job_id, o.chunk, o.operation, o.seq`
+
+// unmarkSQL makes rows whose publishing was not confirmed unpublished again.
+const unmarkSQL = `
+	UPDATE amqp_outbox o SET published_at = NULL
 	FROM unnest($1::uuid[], $2::int[], $3::bigint[]) AS u(job_id, chunk, seq)
 	WHERE o.job_id = u.job_id AND o.chunk = u.chunk AND o.seq = u.seq`
 
@@ -76,9 +82,10 @@ type outRow struct {
 	seq       int64
 }
 
-// publishBatch publishes one batch of rows, within the in-flight bound, and
-// marks the confirmed ones published, in one transaction that holds their
-// locks. It returns how many it published.
+// publishBatch publishes one batch of rows, within the in-flight bound, in
+// one transaction that marks them published and holds their locks until
+// their publishing is confirmed; it commits the marks of the confirmed ones.
+// It returns how many it published.
 func (r *runner) publishBatch(ctx context.Context) (int, error) {
 	s := r.session.Load()
 	if s == nil {
@@ -117,15 +124,33 @@ func (r *runner) publishBatch(ctx context.Context) (int, error) {
 		return 0, nil
 	}
 	confirmed, err := r.publish(ctx, s, picked)
-	if len(confirmed) > 0 {
-		if _, merr := tx.Exec(ctx, markSQL, markArgs(confirmed)...); merr != nil {
-			return 0, fmt.Errorf("mark %d outbox rows published: %w", len(confirmed), merr)
-		}
-		if cerr := tx.Commit(ctx); cerr != nil {
-			return 0, fmt.Errorf("mark %d outbox rows published: %w", len(confirmed), cerr)
+	if len(confirmed) == 0 {
+		return 0, err // the rollback unmarks every row
+	}
+	if len(confirmed) < len(picked) {
+		if _, uerr := tx.Exec(ctx, unmarkSQL, markArgs(unconfirmed(picked, confirmed))...); uerr != nil {
+			return 0, fmt.Errorf("unmark outbox rows not published: %w", uerr)
 		}
 	}
+	if cerr := tx.Commit(ctx); cerr != nil {
+		return 0, fmt.Errorf("mark %d outbox rows published: %w", len(confirmed), cerr)
+	}
 	return len(confirmed), err
+}
+
+// unconfirmed returns the rows of picked that are not in confirmed, a
+// subsequence of it.
+func unconfirmed(picked, confirmed []outRow) []outRow {
+	var out []outRow
+	j := 0
+	for _, o := range picked {
+		if j < len(confirmed) && confirmed[j] == o {
+			j++
+			continue
+		}
+		out = append(out, o)
+	}
+	return out
 }
 
 // publish publishes rows and waits for every confirm; it returns the rows
