@@ -1,6 +1,7 @@
 package main
 
 import (
+	"log/slog"
 	"os"
 	"strings"
 	"testing"
@@ -24,5 +25,29 @@ func TestDemoThroughRabbitMQ(t *testing.T) {
 	}
 	if got := lastLine(out); !strings.HasPrefix(got, "demo: SUCCESS: ") {
 		t.Fatalf("last line %q; want the success line\nstderr:\n%s", got, errOut)
+	}
+}
+
+func TestServeSelectsRabbitMQ(t *testing.T) {
+	opts, err := parseServe(t, map[string]string{
+		"TALLYQ_DATABASE_URL":      "postgres://localhost/tallyq",
+		"TALLYQ_ADMIN_TOKEN":       testToken,
+		"TALLYQ_BROKER":            "rabbitmq",
+		"TALLYQ_AMQP_URL":          "amqp://tallyq:secret@rabbitmq:5672/",
+		"TALLYQ_AMQP_QUEUE_PREFIX": "election-a",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts.broker.value != "rabbitmq" || opts.amqpURL != "amqp://tallyq:secret@rabbitmq:5672/" || opts.amqpPrefix != "election-a" {
+		t.Fatalf("broker %q, URL %q, prefix %q", opts.broker.value, opts.amqpURL, opts.amqpPrefix)
+	}
+	b, err := newBroker(nil, opts.engineOptions, slog.New(slog.DiscardHandler))
+	if err == nil || b != nil {
+		// rabbitmq.New refuses a nil pool: proof that the RabbitMQ broker was chosen.
+		t.Fatalf("newBroker with no pool: %v, %v", b, err)
+	}
+	if !strings.Contains(err.Error(), "rabbitmq broker") {
+		t.Fatalf("newBroker built another broker: %v", err)
 	}
 }

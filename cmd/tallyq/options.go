@@ -65,6 +65,7 @@ type engineOptions struct {
 	dbOptions
 	broker        choiceValue
 	amqpURL       string
+	amqpPrefix    string
 	memoryBudget  byteSize
 	maxAttempts   int
 	shutdownGrace time.Duration
@@ -78,6 +79,8 @@ func (o *engineOptions) register(fs *flagSet) {
 		"message `broker` carrying chunks: river (Postgres, the default) or rabbitmq (needs --amqp-url); every process of a deployment must use the same")
 	fs.StringEnv(&o.amqpURL, "amqp-url", "TALLYQ_AMQP_URL", "",
 		"RabbitMQ URL with credentials, e.g. amqp://tallyq:password@rabbitmq:5672/ (with --broker rabbitmq; guest/guest only on localhost)")
+	fs.StringEnv(&o.amqpPrefix, "amqp-queue-prefix", "TALLYQ_AMQP_QUEUE_PREFIX", "tallyq",
+		"`prefix` of the RabbitMQ exchanges and queues (prefix.tally, prefix.dead, ...), to run several deployments on one node")
 	o.memoryBudget = defaultMemoryBudget
 	fs.VarEnv(&o.memoryBudget, "memory-budget", "TALLYQ_MEMORY_BUDGET",
 		"the workers' heap budget, a `size` such as 256MiB, 1GiB, 512MB or bytes; no chunk is taken while the live heap is over it (0: no limit)")
@@ -99,6 +102,9 @@ func (o *engineOptions) validate() error {
 		}
 		if err := rabbitmq.CheckURL(o.amqpURL); err != nil {
 			return usagef("--amqp-url: %v", err)
+		}
+		if o.amqpPrefix == "" {
+			return usagef("--amqp-queue-prefix must not be empty")
 		}
 	}
 	if o.memoryBudget < 0 {

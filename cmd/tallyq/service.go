@@ -80,11 +80,16 @@ var brokerOperations = []string{election.OpTally, election.OpDecryption, "COMPEN
 // newBroker builds the broker --broker names.
 func newBroker(pool *pgxpool.Pool, opts engineOptions, logger *slog.Logger) (queue.Broker, error) {
 	if opts.broker.value == "rabbitmq" {
-		return rabbitmq.New(pool, rabbitmq.Config{
-			URL:        opts.amqpURL,
-			Operations: brokerOperations,
-			Logger:     logger.With("component", "rabbitmq"),
+		b, err := rabbitmq.New(pool, rabbitmq.Config{
+			URL:         opts.amqpURL,
+			Operations:  brokerOperations,
+			QueuePrefix: opts.amqpPrefix,
+			Logger:      logger.With("component", "rabbitmq"),
 		})
+		if err != nil {
+			return nil, err // not a nil *Broker in a non-nil interface
+		}
+		return b, nil
 	}
 	return riverbroker.New(pool, riverbroker.Config{Logger: logger.With("component", "river")})
 }
