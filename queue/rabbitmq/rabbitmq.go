@@ -115,8 +115,9 @@ type Broker struct {
 	uri    amqp.URI
 	routes map[string]string // operation → routing key (and queue suffix)
 
-	mu  sync.Mutex
-	run *runner // nil until Start and after Stop
+	mu       sync.Mutex
+	run      *runner // nil until Start and after Stop
+	starting bool    // Start is connecting
 }
 
 var (
@@ -333,10 +334,18 @@ func (b *Broker) Start(ctx context.Context, h queue.Handler, concurrency int) er
 		return fmt.Errorf("start RabbitMQ broker: concurrency must be positive, got %d", concurrency)
 	}
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.run != nil {
+	if b.run != nil || b.starting {
+		b.mu.Unlock()
 		return errors.New("start RabbitMQ broker: already started")
 	}
+	// Connecting may take a while; Ready must not wait for it meanwhile.
+	b.starting = true
+	b.mu.Unlock()
+	defer func() {
+		b.mu.Lock()
+		b.starting = false
+		b.mu.Unlock()
+	}()
 	republish := b.cfg.RepublishAfter
 	if republish <= 0 {
 		republish = max(time.Hour, h.MaxChunkTimeout()+10*time.Minute)
@@ -349,7 +358,9 @@ func (b *Broker) Start(ctx context.Context, h queue.Handler, concurrency int) er
 	if err := r.start(ctx); err != nil {
 		return fmt.Errorf("start RabbitMQ broker: %w", err)
 	}
+	b.mu.Lock()
 	b.run = r
+	b.mu.Unlock()
 	return nil
 }
 
