@@ -112,3 +112,36 @@ func TestFairness(t *testing.T) {
 	}
 	_ = jobs.StatusCompleted
 }
+
+// TestLostMessagesRepublished: messages the broker loses (purged from the
+// queue here) are published again from the outbox once RepublishAfter has
+// passed, and the job completes.
+func TestLostMessagesRepublished(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, sharedURL(t))
+	cfg := h.config()
+	cfg.RepublishAfter = time.Second
+	b := h.broker(cfg)
+	g := newGate(0)
+	e := h.engine(b, &testOp{gate: g.wait})
+	const chunks = 100
+	h.run(e, 1)
+	id := h.create(e, chunks, 0)
+	eventually(t, 30*time.Second, "every message to be published", func() (bool, error) {
+		var unpublished int
+		err := h.pool.QueryRow(context.Background(), `SELECT count(*) FROM amqp_outbox WHERE job_id = $1 AND published_at IS NULL`, id).Scan(&unpublished)
+		return err == nil && unpublished == 0 && g.holding.Load() == 1, err
+	})
+	conn, ch := h.amqpChannel()
+	purged, err := ch.QueuePurge(b.QueueName(testOpType), false)
+	conn.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if purged != chunks-1 {
+		t.Fatalf("purged %d messages; want the %d not held by the worker", purged, chunks-1)
+	}
+	g.release()
+	h.waitTerminal(e, id, time.Minute)
+	h.assertCountedOnce(e, id, chunks)
+}
