@@ -5,8 +5,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/tallyq/tallyq/jobs"
 )
 
 // TestNodeKilledMidJob kills the RabbitMQ node (SIGKILL) while workers hold
@@ -110,7 +108,6 @@ func TestFairness(t *testing.T) {
 	if s.Status.Terminal() || s.ProcessedChunks >= big/2 {
 		t.Fatalf("the small job finished only after the large one had done %d of %d chunks (%s)", s.ProcessedChunks, big, s.Status)
 	}
-	_ = jobs.StatusCompleted
 }
 
 // TestLostMessagesRepublished: messages the broker loses (purged from the
