@@ -290,6 +290,21 @@ func (h *harness) assertCountedOnce(e *jobs.Engine, id uuid.UUID, chunks int) {
 	}
 }
 
+// assertRedeliveredNoneDead checks, after a consumer holding held
+// messages was killed and the job completed, that those messages came
+// again and none was dead-lettered.
+func (h *harness) assertRedeliveredNoneDead(e *jobs.Engine, b *rabbitmq.Broker, watch *watchHandler, id uuid.UUID, chunks, held int) {
+	h.t.Helper()
+	h.waitTerminal(e, id, time.Minute)
+	h.assertCountedOnce(e, id, chunks)
+	if n := watch.redelivered.Load(); n < int64(held) {
+		h.t.Fatalf("%d redeliveries; want at least the %d messages the killed consumer held", n, held)
+	}
+	if n := h.queueDepth(b.DeadQueue()); n != 0 {
+		h.t.Fatalf("%d messages dead-lettered", n)
+	}
+}
+
 // outboxRows counts the job's rows in the outbox.
 func (h *harness) outboxRows(id uuid.UUID) int {
 	h.t.Helper()

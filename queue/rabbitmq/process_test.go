@@ -80,14 +80,7 @@ func TestWorkerProcessKilled(t *testing.T) {
 	_ = cmd.Wait()
 
 	h.run(e, 4)
-	h.waitTerminal(e, id, time.Minute)
-	h.assertCountedOnce(e, id, chunks)
-	if n := watch.redelivered.Load(); n < workerSlots {
-		t.Fatalf("%d redeliveries; want at least the %d messages the killed worker held", n, workerSlots)
-	}
-	if n := h.queueDepth(b.DeadQueue()); n != 0 {
-		t.Fatalf("%d messages dead-lettered", n)
-	}
+	h.assertRedeliveredNoneDead(e, b, watch, id, chunks, workerSlots)
 }
 
 // poolURL is the connection string of pool's database.

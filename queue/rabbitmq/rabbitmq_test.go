@@ -258,14 +258,7 @@ func TestKilledConsumerPrefetchNotDeadLettered(t *testing.T) {
 	}
 	conn.Close() // killed: its unacknowledged messages return to the queue
 	g.release()
-	h.waitTerminal(e, id, time.Minute)
-	h.assertCountedOnce(e, id, chunks)
-	if n := watch.redelivered.Load(); n < held {
-		t.Fatalf("%d deliveries were redeliveries; want at least the %d the killed consumer held", n, held)
-	}
-	if n := h.queueDepth(b.DeadQueue()); n != 0 {
-		t.Fatalf("%d messages dead-lettered", n)
-	}
+	h.assertRedeliveredNoneDead(e, b, watch, id, chunks, held)
 }
 
 // TestEnqueueAgain: enqueueing chunks that are in the outbox already (a
