@@ -111,7 +111,11 @@ func runBench(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("%s benchmark: %w", sc.name, err)
 	}
 	if c.jsonPath != "" {
-		return mergeBenchJSON(c.jsonPath, sc.name, res)
+		key := sc.name
+		if k, ok := opts.(interface{ jsonKey() string }); ok {
+			key = k.jsonKey()
+		}
+		return mergeBenchJSON(c.jsonPath, key, res)
 	}
 	return nil
 }
@@ -128,7 +132,7 @@ func mergeBenchJSON(path, name string, res any) error {
 	default:
 		var old map[string]json.RawMessage
 		if json.Unmarshal(b, &old) == nil {
-			for _, n := range benchScenarioNames() {
+			for _, n := range append(benchScenarioNames(), queueRabbitMQKey) {
 				if v, ok := old[n]; ok {
 					all[n] = v
 				}

@@ -12,6 +12,18 @@ import (
 	"github.com/tallyq/tallyq/bench"
 )
 
+// queueRabbitMQKey is the key of `bench queue --broker rabbitmq`'s result in
+// the --json file, beside the River result under "queue".
+const queueRabbitMQKey = "queue-rabbitmq"
+
+// jsonKey keeps the two brokers' queue results apart in the --json file.
+func (o *queueBenchOptions) jsonKey() string {
+	if o.broker.value == "rabbitmq" {
+		return queueRabbitMQKey
+	}
+	return "queue"
+}
+
 // runRabbitMQ is `tallyq bench queue --broker rabbitmq`.
 func (o *queueBenchOptions) runRabbitMQ(ctx context.Context, e *env, pool *pgxpool.Pool, logger *slog.Logger) (any, error) {
 	res, err := bench.RunRabbitMQ(ctx, pool, bench.RabbitMQConfig{
