@@ -227,13 +227,17 @@ func (e *Engine) deliveryDead(ctx context.Context, m queue.Message, reason strin
 			return err
 		}
 		acted = true
-		if attempts < maxAttempts {
-			_, err = tx.Exec(ctx, `UPDATE job_chunks SET state = 'pending', lease_until = NULL, not_before = $3, last_error = $4
-				WHERE job_id = $1 AND chunk_no = $2`, m.JobID, m.Chunk, time.Now().Add(e.backoff(max(attempts, 1))), reason)
+		// A dead delivery counts as an attempt, so that a message the broker
+		// keeps giving up on (RabbitMQ's delivery limit, River's discard)
+		// ends in a failed chunk rather than cycling for ever.
+		if attempts+1 < maxAttempts {
+			_, err = tx.Exec(ctx, `UPDATE job_chunks SET state = 'pending', lease_until = NULL, not_before = $3, last_error = $4,
+				attempts = attempts + 1 WHERE job_id = $1 AND chunk_no = $2`, m.JobID, m.Chunk, time.Now().Add(e.backoff(attempts+1)), reason)
 			return err
 		}
 		if _, err = tx.Exec(ctx, `UPDATE job_chunks SET state = 'failed', lease_until = NULL, not_before = NULL,
-			last_error = $3, finished_at = now() WHERE job_id = $1 AND chunk_no = $2`, m.JobID, m.Chunk, reason); err != nil {
+			last_error = $3, attempts = greatest(attempts, $4), finished_at = now() WHERE job_id = $1 AND chunk_no = $2`,
+			m.JobID, m.Chunk, reason, maxAttempts); err != nil {
 			return err
 		}
 		settled = true

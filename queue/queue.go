@@ -83,6 +83,9 @@ type Handler interface {
 	// DeliveryDead tells the engine that the broker gave up on a message
 	// without the handler having settled it (River discarded the job;
 	// RabbitMQ dead-lettered the message).
+	// The engine counts it as a failed attempt of a chunk still waiting
+	// for it, so a message the broker keeps giving up on ends in a failed
+	// chunk.
 	DeliveryDead(ctx context.Context, m Message, reason string) error
 }
 
