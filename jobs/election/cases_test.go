@@ -87,16 +87,7 @@ func TestBrokenProofRecordedInvalid(t *testing.T) {
 	}
 	h := newHarness(t, harnessOptions{chunkSize: 2})
 	ctx := context.Background()
-	imp, err := h.svc.ImportFolder(ctx, os.DirFS(dir), ImportOptions{CreatedBy: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := imp.ElectionID
-	tally, err := h.svc.StartTally(ctx, id, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.wait(tally.Job.JobID)
+	id := h.importAndTally(dir)
 	info, err := h.svc.Info(ctx, id)
 	if err != nil {
 		t.Fatal(err)
@@ -180,16 +171,7 @@ func TestOfflineGuardian(t *testing.T) {
 	pub, priv := fixtures.Record(t, "minimal"), fixtures.Private(t, "minimal")
 	h := newHarness(t, harnessOptions{})
 	ctx := context.Background()
-	imp, err := h.svc.ImportFolder(ctx, os.DirFS(pub), ImportOptions{CreatedBy: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := imp.ElectionID
-	tally, err := h.svc.StartTally(ctx, id, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.wait(tally.Job.JobID)
+	id := h.importAndTally(pub)
 	h.decryptServerSide(id, priv, "1", "2")
 
 	// The guardian's own machine: the exported record and its private record.
@@ -307,16 +289,7 @@ func TestCombineLeavesOutUnfinishedDecryption(t *testing.T) {
 	h := newHarness(t, harnessOptions{workers: -1})
 	stop := h.start(2)
 	ctx := context.Background()
-	imp, err := h.svc.ImportFolder(ctx, os.DirFS(pub), ImportOptions{CreatedBy: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := imp.ElectionID
-	tally, err := h.svc.StartTally(ctx, id, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.wait(tally.Job.JobID)
+	id := h.importAndTally(pub)
 	h.decryptServerSide(id, priv, "1", "2", "3")
 	stop()
 	raw, err := os.ReadFile(filepath.Join(priv, "private_guardians", "private_guardian_4.json"))
@@ -349,4 +322,20 @@ func TestCombineLeavesOutUnfinishedDecryption(t *testing.T) {
 		t.Fatalf("missing guardians %v, want 4 and 5", rep.MissingGuardians)
 	}
 	assertSameRecord(t, pub, out)
+}
+
+// importAndTally imports a record folder and runs its tally to completion.
+func (h *harness) importAndTally(dir string) int64 {
+	h.t.Helper()
+	ctx := context.Background()
+	imp, err := h.svc.ImportFolder(ctx, os.DirFS(dir), ImportOptions{CreatedBy: "test"})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	tally, err := h.svc.StartTally(ctx, imp.ElectionID, "test")
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.wait(tally.Job.JobID)
+	return imp.ElectionID
 }
