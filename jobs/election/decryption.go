@@ -23,11 +23,13 @@ type decryptionMeta struct {
 // decryptor returns the election's decryptor; its discrete-log table covers
 // the election's ballot count, which is fixed once the tally has started.
 func (s *Service) decryptor(ctx context.Context, el *loaded) (*record.Decryptor, error) {
-	var count int64
-	if err := s.pool.QueryRow(ctx, `SELECT ballot_count FROM elections WHERE election_id = $1`, el.id).Scan(&count); err != nil {
-		return nil, fmt.Errorf("read ballot count of election %d: %w", el.id, err)
-	}
-	return el.decryptor(count)
+	return el.decryptor(func() (int64, error) {
+		var count int64
+		if err := s.pool.QueryRow(ctx, `SELECT ballot_count FROM elections WHERE election_id = $1`, el.id).Scan(&count); err != nil {
+			return 0, fmt.Errorf("read ballot count of election %d: %w", el.id, err)
+		}
+		return count, nil
+	})
 }
 
 // decryptableState says whether guardians may decrypt in state st, and if
@@ -59,14 +61,7 @@ func (s *Service) StartDecryption(ctx context.Context, electionID int64, guardia
 	var out Started
 	var resume *uuid.UUID
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		st, err := lockElection(ctx, tx, electionID)
-		if err != nil {
-			return err
-		}
-		if err := decryptableState(electionID, st); err != nil {
-			return err
-		}
-		g, err := guardianRow(ctx, tx, electionID, guardianID)
+		g, err := lockDecryptingGuardian(ctx, tx, electionID, guardianID)
 		if err != nil {
 			return err
 		}
@@ -161,6 +156,20 @@ type guardianState struct {
 	mode      *string
 	job       *uuid.UUID
 	decrypted *time.Time
+}
+
+// lockDecryptingGuardian locks an election whose guardians may decrypt (else
+// a conflict naming its state) and the guardian's row, and returns the
+// guardian's progress.
+func lockDecryptingGuardian(ctx context.Context, tx pgx.Tx, electionID int64, guardianID string) (guardianState, error) {
+	st, err := lockElection(ctx, tx, electionID)
+	if err != nil {
+		return guardianState{}, err
+	}
+	if err := decryptableState(electionID, st); err != nil {
+		return guardianState{}, err
+	}
+	return guardianRow(ctx, tx, electionID, guardianID)
 }
 
 func guardianRow(ctx context.Context, tx pgx.Tx, electionID int64, guardianID string) (guardianState, error) {

@@ -162,9 +162,8 @@ type loaded struct {
 	election  *record.Election
 	guardians []*record.GuardianRecord // in sequence order
 
-	decOnce sync.Once
-	dec     *record.Decryptor
-	decErr  error
+	decMu sync.Mutex
+	dec   *record.Decryptor
 }
 
 // maxCachedElections bounds the prepared elections a service keeps.
@@ -227,13 +226,24 @@ func (s *Service) loadWith(ctx context.Context, q queryer, id int64) (*loaded, e
 	return l, nil
 }
 
-// decryptor returns the election's decryptor, whose discrete-log table
-// reaches maxCount (the number of ballots, fixed once ingest has closed).
-func (l *loaded) decryptor(maxCount int64) (*record.Decryptor, error) {
-	l.decOnce.Do(func() {
-		l.dec, l.decErr = l.election.NewDecryptor(l.guardians, uint64(max(maxCount, 1)))
-	})
-	return l.dec, l.decErr
+// decryptor returns the election's decryptor, built once: its discrete-log
+// table reaches maxCount (the number of ballots, fixed once ingest has
+// closed), which is read only for that first build. A failed build is tried
+// again on the next call.
+func (l *loaded) decryptor(maxCount func() (int64, error)) (*record.Decryptor, error) {
+	l.decMu.Lock()
+	defer l.decMu.Unlock()
+	if l.dec != nil {
+		return l.dec, nil
+	}
+	n, err := maxCount()
+	if err != nil {
+		return nil, err
+	}
+	if l.dec, err = l.election.NewDecryptor(l.guardians, uint64(max(n, 1))); err != nil {
+		return nil, err
+	}
+	return l.dec, nil
 }
 
 // lockElection locks an election's row for a state change and returns its state.

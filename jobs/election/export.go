@@ -130,10 +130,11 @@ func (s *Service) encryptedTally(ctx context.Context, el *loaded) (*record.Tally
 	if err != nil {
 		return nil, fmt.Errorf("read encrypted tally: %w", err)
 	}
-	n := el.group.PByteLen()
+	// The objects hold ElementModP.Bytes, already as wide as p: together they
+	// are the tally's AppendBinary form, which MergeBinary length-checks.
 	var enc, pad, data []byte
 	if _, err := pgx.ForEachRow(rows, []any{&pad, &data}, func() error {
-		enc = padTo(padTo(enc, pad, n), data, n)
+		enc = append(append(enc, pad...), data...)
 		return nil
 	}); err != nil {
 		return nil, fmt.Errorf("read encrypted tally: %w", err)
@@ -143,14 +144,6 @@ func (s *Service) encryptedTally(ctx context.Context, el *loaded) (*record.Tally
 		return nil, fmt.Errorf("stored encrypted tally: %w", err)
 	}
 	return t, nil
-}
-
-// padTo appends b to dst left-padded with zeros to width bytes.
-func padTo(dst, b []byte, width int) []byte {
-	for range width - len(b) {
-		dst = append(dst, 0)
-	}
-	return append(dst, b...)
 }
 
 // exportPlaintexts writes tally.json and spoiled_ballots/, each selection

@@ -41,14 +41,7 @@ func (s *Service) UploadShares(ctx context.Context, electionID int64, guardianID
 	}
 	rep := &SharesReport{Success: true, GuardianID: guardianID}
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		st, err := lockElection(ctx, tx, electionID)
-		if err != nil {
-			return err
-		}
-		if err := decryptableState(electionID, st); err != nil {
-			return err
-		}
-		g, err := guardianRow(ctx, tx, electionID, guardianID)
+		g, err := lockDecryptingGuardian(ctx, tx, electionID, guardianID)
 		if err != nil {
 			return err
 		}
