@@ -57,9 +57,24 @@ var passwordPattern = regexp.MustCompile(`(?i)\b((?:ssl)?password\s*=\s*)('(?:[^
 // redactURL returns a database URL or keyword/value connection string with
 // its passwords replaced, fit for logs and error messages. A URL that does
 // not parse is hidden whole, since where its password ends is unclear.
+// isScheme reports whether s can be a URL scheme (a letter, then letters,
+// digits, "+", "-" or "."), so that a keyword/value string that happens to
+// hold "://" in a value is not taken for a URL.
+func isScheme(s string) bool {
+	for i, c := range s {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z':
+		case i > 0 && ('0' <= c && c <= '9' || c == '+' || c == '-' || c == '.'):
+		default:
+			return false
+		}
+	}
+	return s != ""
+}
+
 func redactURL(s string) string {
 	scheme, _, isURL := strings.Cut(s, "://")
-	if !isURL {
+	if !isURL || !isScheme(scheme) {
 		return passwordPattern.ReplaceAllString(s, "${1}xxxxx")
 	}
 	u, err := url.Parse(s)
