@@ -63,6 +63,15 @@ type Config struct {
 	MaxBallotUpload int64
 	// MaxImport caps an uploaded election record; 0 means DefaultMaxImport.
 	MaxImport int64
+	// Metrics, when set, is served at GET /metrics without authentication:
+	// Prometheus scrapes it, and it holds counts and durations, no secrets.
+	Metrics http.Handler
+	// ObserveRequest, when set, is told of every answered request by its
+	// route pattern (never its path, whose ids would explode label sets).
+	ObserveRequest func(method, route string, status int, d time.Duration)
+	// Web, when set, serves the web page at GET / and its files under
+	// /assets/.
+	Web http.Handler
 }
 
 // server holds what the handlers share.
@@ -76,6 +85,8 @@ type server struct {
 	elections       ElectionService
 	maxBallotUpload int64
 	maxImport       int64
+
+	observeRequest func(method, route string, status int, d time.Duration)
 }
 
 // New returns the HTTP handler of the API.
@@ -100,6 +111,8 @@ func New(cfg Config) (http.Handler, error) {
 		elections:       cfg.Elections,
 		maxBallotUpload: cmp.Or(cfg.MaxBallotUpload, DefaultMaxBallotUpload),
 		maxImport:       cmp.Or(cfg.MaxImport, DefaultMaxImport),
+
+		observeRequest: cfg.ObserveRequest,
 	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
@@ -110,13 +123,13 @@ func New(cfg Config) (http.Handler, error) {
 	if s.readyTimeout <= 0 {
 		s.readyTimeout = DefaultReadyTimeout
 	}
-	s.routes(auth)
+	s.routes(auth, cfg)
 	return s.mux, nil
 }
 
 // routes registers every route. NotFound and MethodNotAllowed come first so
 // that sub-routers inherit them.
-func (s *server) routes(auth Authenticator) {
+func (s *server) routes(auth Authenticator, cfg Config) {
 	r := s.mux
 	// HEAD is answered wherever GET is, as HTTP asks (monitors probe with it).
 	r.Use(s.logRequests, s.recoverPanics, middleware.GetHead)
@@ -125,6 +138,14 @@ func (s *server) routes(auth Authenticator) {
 
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
+	r.Get("/api/openapi.yaml", s.openAPISpec)
+	if cfg.Metrics != nil {
+		r.Method(http.MethodGet, "/metrics", cfg.Metrics)
+	}
+	if cfg.Web != nil {
+		r.Method(http.MethodGet, "/", cfg.Web)
+		r.Method(http.MethodGet, "/assets/*", cfg.Web)
+	}
 
 	r.Route("/api", func(r chi.Router) {
 		r.Use(s.authenticate(auth))

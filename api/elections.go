@@ -45,6 +45,7 @@ type ElectionService interface {
 	StartDecryption(ctx context.Context, electionID int64, guardianID string, privateRecord []byte, by string) (election.Started, error)
 	UploadShares(ctx context.Context, electionID int64, guardianID string, r io.Reader, by string) (*election.SharesReport, error)
 	StartCombine(ctx context.Context, electionID int64, by string) (election.Started, error)
+	List(ctx context.Context) ([]election.Summary, error)
 	Info(ctx context.Context, id int64) (*election.Info, error)
 	Results(ctx context.Context, id int64) (*election.Results, error)
 	Ballot(ctx context.Context, electionID int64, code string) (*election.BallotStatus, error)
@@ -97,6 +98,7 @@ func (s *server) electionRoutes(r chi.Router) {
 	r.With(json(maxGuardianRecord)).Post("/create-decryption-queue", s.handle(s.createDecryptionQueue))
 	r.With(json(s.maxJSONBody)).Post("/create-combine-queue", s.handle(electionQueue("combine", s.elections.StartCombine)))
 	r.Route("/elections", func(r chi.Router) {
+		r.Get("/", s.handle(s.listElections))
 		r.With(s.limitBody(s.maxImport)).Post("/import", s.handle(s.importElection))
 		r.Get("/{electionId}", s.handle(getElectionJSON(withContext(s.elections.Info))))
 		r.Get("/{electionId}/results", s.handle(getElectionJSON(withContext(s.elections.Results))))
@@ -303,6 +305,16 @@ func getElectionJSON[T any](get func(r *http.Request, electionID int64) (T, erro
 		writeJSON(w, http.StatusOK, v)
 		return nil
 	}
+}
+
+// listElections answers GET /api/elections: {"elections":[…]}, newest first.
+func (s *server) listElections(w http.ResponseWriter, r *http.Request) error {
+	list, err := s.elections.List(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"elections": list})
+	return nil
 }
 
 // withContext adapts a service method to getElectionJSON.

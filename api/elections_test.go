@@ -150,9 +150,18 @@ func TestElectionPipelineOverHTTP(t *testing.T) {
 	id := f.importFixture(pub)
 	idBody := `{"election_id": ` + itoa(id) + `}`
 
+	ballots, _ := os.ReadDir(filepath.Join(pub, record.SubmittedBallotsDir))
+	resp, body := f.do(request{method: "GET", path: "/api/elections"})
+	var list struct{ Elections []election.Summary }
+	if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &list) != nil {
+		t.Fatalf("election list: %d %s", resp.StatusCode, body)
+	}
+	if len(list.Elections) != 1 || list.Elections[0].ElectionID != id || list.Elections[0].State != election.StateOpen || list.Elections[0].Ballots != int64(len(ballots)) {
+		t.Fatalf("election list %s, want the one imported election, OPEN with its %d ballots", body, len(ballots))
+	}
+
 	// Ballot upload: an identical re-upload, a changed ballot under a known
 	// id, garbage and a wrong state are each reported on their line.
-	ballots, _ := os.ReadDir(filepath.Join(pub, record.SubmittedBallotsDir))
 	first, err := os.ReadFile(filepath.Join(pub, record.SubmittedBallotsDir, ballots[0].Name()))
 	if err != nil {
 		t.Fatal(err)
@@ -167,7 +176,7 @@ func TestElectionPipelineOverHTTP(t *testing.T) {
 	changed := compact(b)
 	b["state"] = 3
 	nd := strings.Join([]string{same, changed, "{not json", `{"object_id": "x", "bogus": 1}`}, "\n")
-	resp, body := f.do(request{method: "POST", path: "/api/elections/" + itoa(id) + "/ballots", contentType: "application/x-ndjson", body: jsonBody(nd)})
+	resp, body = f.do(request{method: "POST", path: "/api/elections/" + itoa(id) + "/ballots", contentType: "application/x-ndjson", body: jsonBody(nd)})
 	var rep api.IngestResponse
 	if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &rep) != nil {
 		t.Fatalf("ballot upload: %d %s", resp.StatusCode, body)

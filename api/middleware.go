@@ -32,11 +32,15 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 		if rctx := chi.RouteContext(r.Context()); rctx != nil {
 			pattern = rctx.RoutePattern()
 		}
+		elapsed := time.Since(start)
+		if s.observeRequest != nil {
+			s.observeRequest(r.Method, pattern, status, elapsed)
+		}
 		s.logger.LogAttrs(r.Context(), level, "http request",
 			slog.String("method", r.Method),
 			slog.String("route", pattern),
 			slog.Int("status", status),
-			slog.Duration("duration", time.Since(start)),
+			slog.Duration("duration", elapsed),
 			slog.Int("bytes", ww.BytesWritten()),
 		)
 	})

@@ -291,3 +291,32 @@ func (s *Service) Ballot(ctx context.Context, electionID int64, code string) (*B
 	}
 	return bs, nil
 }
+
+// Summary is one line of the election list (GET /api/elections).
+type Summary struct {
+	ElectionID        int64     `json:"electionId"`
+	Name              string    `json:"name"`
+	State             State     `json:"state"`
+	NumberOfGuardians int       `json:"numberOfGuardians"`
+	Quorum            int       `json:"quorum"`
+	Ballots           int64     `json:"ballots"`
+	CreatedAt         time.Time `json:"createdAt"`
+}
+
+// List returns every election, newest first.
+func (s *Service) List(ctx context.Context) ([]Summary, error) {
+	rows, err := s.pool.Query(ctx, `SELECT election_id, name, state, number_of_guardians, quorum, ballot_count, created_at
+		FROM elections ORDER BY election_id DESC`)
+	if err != nil {
+		return nil, fmt.Errorf("list elections: %w", err)
+	}
+	list := []Summary{}
+	var e Summary
+	if _, err := pgx.ForEachRow(rows, []any{&e.ElectionID, &e.Name, &e.State, &e.NumberOfGuardians, &e.Quorum, &e.Ballots, &e.CreatedAt}, func() error {
+		list = append(list, e)
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("list elections: %w", err)
+	}
+	return list, nil
+}
