@@ -92,6 +92,7 @@ func Run(t *testing.T, f Factory) {
 		{"DuplicateDelivery", s.duplicateDelivery},
 		{"StaleClaim", s.staleClaim},
 		{"GracefulShutdown", s.gracefulShutdown},
+		{"WorkerTerminatedInsideChunk", s.workerTerminatedInsideChunk},
 		{"WorkerKilledInsideChunk", s.workerKilledInsideChunk},
 		{"ChunkKillsWorkerEveryAttempt", s.chunkKillsWorkerEveryAttempt},
 		{"Fairness", s.fairness},

@@ -8,7 +8,9 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -23,17 +25,24 @@ import (
 // the test that called Run.
 const (
 	envWorkerDB    = "TALLYQ_BROKERTEST_WORKER_DB"
-	envWorkerMode  = "TALLYQ_BROKERTEST_WORKER_MODE" // hang or die
+	envWorkerMode  = "TALLYQ_BROKERTEST_WORKER_MODE" // hang, die or term
 	envWorkerChunk = "TALLYQ_BROKERTEST_WORKER_CHUNK"
 )
 
 // Worker modes: at the victim chunk the worker announces itself and then
-// hangs until it is killed (on the chunk's first attempt only), or kills
-// itself with SIGKILL, as an OOM kill would (on every attempt).
+// hangs until it is killed (on the chunk's first attempt only), kills
+// itself with SIGKILL, as an OOM kill would (on every attempt), or waits
+// for the SIGTERM of a deployment's rolling restart and then finishes the
+// chunk (first attempt only).
 const (
 	modeHang = "hang"
 	modeDie  = "die"
+	modeTerm = "term"
 )
+
+// workerGrace is a worker process's shutdown grace: long enough that a
+// chunk finishing after SIGTERM always makes it.
+const workerGrace = time.Minute
 
 // barrierChannel is the Postgres notification channel on which a worker
 // process announces that it has reached its victim chunk.
@@ -55,8 +64,11 @@ func runWorkerProcess(t *testing.T, f Factory) {
 		_, _ = io.Copy(io.Discard, os.Stdin)
 		os.Exit(3)
 	}()
-	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, os.Getenv(envWorkerDB))
+	// SIGTERM stops the worker as it stops `tallyq worker`: no new chunks,
+	// in-flight ones get the grace period.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer stop()
+	pool, err := pgxpool.New(context.Background(), os.Getenv(envWorkerDB))
 	if err != nil {
 		t.Fatalf("worker process: %v", err)
 	}
@@ -67,11 +79,11 @@ func runWorkerProcess(t *testing.T, f Factory) {
 	}
 	mode := os.Getenv(envWorkerMode)
 	h := newProcess(t, f, pool, engineConfig())
-	h.SetGate(func(ctx context.Context, c jobs.Chunk) error {
-		if c.Number != victim || (mode == modeHang && c.Attempt > 1) {
+	h.SetGate(func(chunkCtx context.Context, c jobs.Chunk) error {
+		if c.Number != victim || (mode != modeDie && c.Attempt > 1) {
 			return nil
 		}
-		if _, err := pool.Exec(ctx, `SELECT pg_notify($1, $2)`, barrierChannel, fmt.Sprintf("chunk %d attempt %d", c.Number, c.Attempt)); err != nil {
+		if _, err := pool.Exec(chunkCtx, `SELECT pg_notify($1, $2)`, barrierChannel, fmt.Sprintf("chunk %d attempt %d", c.Number, c.Attempt)); err != nil {
 			return err
 		}
 		if mode == modeDie {
@@ -79,8 +91,12 @@ func runWorkerProcess(t *testing.T, f Factory) {
 				_ = self.Kill()
 			}
 		}
-		<-ctx.Done() // hang: the parent kills us here
-		return ctx.Err()
+		if mode == modeTerm {
+			<-ctx.Done() // the parent's SIGTERM; the chunk then finishes
+			return nil
+		}
+		<-chunkCtx.Done() // hang: the parent kills us here
+		return chunkCtx.Err()
 	})
 	// One slot in die mode, so that each death is the victim chunk's alone
 	// and no healthy chunk loses attempts to it.
@@ -88,7 +104,7 @@ func runWorkerProcess(t *testing.T, f Factory) {
 	if mode == modeDie {
 		concurrency = 1
 	}
-	if err := h.Engine.RunWorkers(ctx, jobs.WorkerConfig{Concurrency: concurrency}); err != nil {
+	if err := h.Engine.RunWorkers(ctx, jobs.WorkerConfig{Concurrency: concurrency, ShutdownGrace: workerGrace}); err != nil {
 		t.Fatalf("worker process: %v", err)
 	}
 }
@@ -133,6 +149,21 @@ func (s suite) startWorkerProcess(t *testing.T, h *Harness, mode string, victim 
 func (p *workerProcess) kill() {
 	_ = p.cmd.Process.Kill()
 	<-p.exited
+}
+
+// terminate sends SIGTERM, waits for the process to exit and returns its
+// exit status (-1 when a signal ended it).
+func (p *workerProcess) terminate(t *testing.T) int {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatalf("SIGTERM the worker process: %v", err)
+	}
+	select {
+	case <-p.exited:
+	case <-time.After(workerGrace + time.Minute):
+		t.Fatalf("the worker process did not exit within %s of SIGTERM", workerGrace+time.Minute)
+	}
+	return p.cmd.ProcessState.ExitCode()
 }
 
 // killedBySignal reports whether the process, which has exited, was

@@ -409,6 +409,33 @@ func (s suite) gracefulShutdown(t *testing.T) {
 	h.AssertExact(job.JobID, 2)
 }
 
+// A worker process sent SIGTERM while inside a chunk finishes that chunk
+// within its grace period, commits it once, takes no new chunk and exits 0;
+// another process completes the job, every chunk counted once.
+func (s suite) workerTerminatedInsideChunk(t *testing.T) {
+	h := NewHarness(t, s.f)
+	barrier := listenBarrier(t)
+	const chunks, victim = 40, 5
+	job := h.Create(chunks)
+	proc := s.startWorkerProcess(t, h, modeTerm, victim)
+	awaitBarrier(t, barrier, proc)
+	if c := h.chunk(job.JobID, victim); c.state != "running" {
+		t.Fatalf("chunk %d is %s at the barrier, want running", victim, c.state)
+	}
+	if code := proc.terminate(t); code != 0 {
+		t.Fatalf("the worker process exited %d after SIGTERM, want 0", code)
+	}
+	if c := h.chunk(job.JobID, victim); c.state != "done" || c.attempts != 1 {
+		t.Fatalf("chunk %d after SIGTERM: %s with %d attempts, want done with 1", victim, c.state, c.attempts)
+	}
+	h.Start(2)
+	st := h.WaitTerminal(job.JobID, time.Minute)
+	if st.Status != jobs.StatusCompleted || st.ProcessedChunks != chunks || st.FailedChunks != 0 {
+		t.Fatalf("status %+v", st)
+	}
+	h.AssertExact(job.JobID, chunks)
+}
+
 // A worker process killed with SIGKILL while inside a chunk loses nothing:
 // the chunk is handed out again and every chunk counts once.
 func (s suite) workerKilledInsideChunk(t *testing.T) {
