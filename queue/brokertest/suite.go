@@ -409,19 +409,27 @@ func (s suite) gracefulShutdown(t *testing.T) {
 	h.AssertExact(job.JobID, 2)
 }
 
-// A worker process sent SIGTERM while inside a chunk finishes that chunk
-// within its grace period, commits it once, takes no new chunk and exits 0;
-// another process completes the job, every chunk counted once.
-func (s suite) workerTerminatedInsideChunk(t *testing.T) {
+// workerInsideChunk creates a job and starts a worker process in mode,
+// returning once that process is inside chunk victim.
+func (s suite) workerInsideChunk(t *testing.T, mode string, chunks, victim int) (*Harness, jobs.JobStatus, *workerProcess) {
+	t.Helper()
 	h := NewHarness(t, s.f)
 	barrier := listenBarrier(t)
-	const chunks, victim = 40, 5
 	job := h.Create(chunks)
-	proc := s.startWorkerProcess(t, h, modeTerm, victim)
+	proc := s.startWorkerProcess(t, h, mode, victim)
 	awaitBarrier(t, barrier, proc)
 	if c := h.chunk(job.JobID, victim); c.state != "running" {
 		t.Fatalf("chunk %d is %s at the barrier, want running", victim, c.state)
 	}
+	return h, job, proc
+}
+
+// A worker process sent SIGTERM while inside a chunk finishes that chunk
+// within its grace period, commits it once, takes no new chunk and exits 0;
+// another process completes the job, every chunk counted once.
+func (s suite) workerTerminatedInsideChunk(t *testing.T) {
+	const chunks, victim = 40, 5
+	h, job, proc := s.workerInsideChunk(t, modeTerm, chunks, victim)
 	if code := proc.terminate(t); code != 0 {
 		t.Fatalf("the worker process exited %d after SIGTERM, want 0", code)
 	}
@@ -439,15 +447,8 @@ func (s suite) workerTerminatedInsideChunk(t *testing.T) {
 // A worker process killed with SIGKILL while inside a chunk loses nothing:
 // the chunk is handed out again and every chunk counts once.
 func (s suite) workerKilledInsideChunk(t *testing.T) {
-	h := NewHarness(t, s.f)
-	barrier := listenBarrier(t)
 	const chunks, victim = 40, 5
-	job := h.Create(chunks)
-	proc := s.startWorkerProcess(t, h, modeHang, victim)
-	awaitBarrier(t, barrier, proc)
-	if c := h.chunk(job.JobID, victim); c.state != "running" {
-		t.Fatalf("chunk %d is %s at the barrier, want running", victim, c.state)
-	}
+	h, job, proc := s.workerInsideChunk(t, modeHang, chunks, victim)
 	proc.kill()
 	h.Start(2) // a surviving process takes the chunk once its lease expires
 	st := h.WaitTerminal(job.JobID, time.Minute)
