@@ -2,6 +2,8 @@ package bench
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"time"
@@ -10,21 +12,45 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/tallyq/tallyq/internal/seal"
 	"github.com/tallyq/tallyq/jobs"
 	"github.com/tallyq/tallyq/jobs/election"
+	"github.com/tallyq/tallyq/queue"
+	"github.com/tallyq/tallyq/queue/rabbitmq"
 	riverbroker "github.com/tallyq/tallyq/queue/river"
 )
 
 // electionService is the election pipeline as `tallyq serve` and `tallyq
-// worker` build it: River broker and engine with their default settings.
+// worker` build it: a broker and engine with their default settings.
 type electionService struct {
 	pool   *pgxpool.Pool
 	engine *jobs.Engine
 	svc    *election.Service
 }
 
-func newElectionService(pool *pgxpool.Pool, logger *slog.Logger) (*electionService, error) {
-	broker, err := riverbroker.New(pool, riverbroker.Config{Logger: logger})
+// brokerOperations are the operations whose chunks a RabbitMQ broker
+// carries, as `tallyq serve` lists them.
+var brokerOperations = []string{election.OpTally, election.OpDecryption, "COMPENSATION", election.OpCombine}
+
+// serviceConfig says which broker an election service uses and whether it
+// can decrypt on the server.
+type serviceConfig struct {
+	// amqpURL selects the RabbitMQ broker on that node; "" selects River.
+	amqpURL string
+	// sealing gives the service a fresh key to seal guardian secrets.
+	sealing bool
+}
+
+func newElectionService(pool *pgxpool.Pool, cfg serviceConfig, logger *slog.Logger) (*electionService, error) {
+	var (
+		broker queue.Broker
+		err    error
+	)
+	if cfg.amqpURL != "" {
+		broker, err = rabbitmq.New(pool, rabbitmq.Config{URL: cfg.amqpURL, Operations: brokerOperations, QueuePrefix: benchPrefix + "-pipeline", Logger: logger})
+	} else {
+		broker, err = riverbroker.New(pool, riverbroker.Config{Logger: logger})
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -32,11 +58,28 @@ func newElectionService(pool *pgxpool.Pool, logger *slog.Logger) (*electionServi
 	if err != nil {
 		return nil, err
 	}
-	svc, err := election.New(pool, engine, election.Config{Logger: logger})
+	ecfg := election.Config{Logger: logger}
+	if cfg.sealing {
+		key, err := newSealKey()
+		if err != nil {
+			return nil, err
+		}
+		ecfg.SecretKey = &key
+	}
+	svc, err := election.New(pool, engine, ecfg)
 	if err != nil {
 		return nil, err
 	}
 	return &electionService{pool: pool, engine: engine, svc: svc}, nil
+}
+
+// newSealKey returns a random key for sealing guardian secrets.
+func newSealKey() (seal.Key, error) {
+	b := make([]byte, seal.KeySize)
+	if _, err := rand.Read(b); err != nil {
+		return seal.Key{}, err
+	}
+	return seal.ParseKey(hex.EncodeToString(b))
 }
 
 // PoolInfo says which ballot pool a scenario used.
@@ -56,7 +99,7 @@ type electionBench struct {
 
 // startElectionBench reads the settings, loads (or generates) the pool and
 // builds the service; progress may be nil.
-func startElectionBench(ctx context.Context, pool *pgxpool.Pool, pc PoolConfig, logger *slog.Logger, progress func(string)) (*electionBench, error) {
+func startElectionBench(ctx context.Context, pool *pgxpool.Pool, pc PoolConfig, sc serviceConfig, logger *slog.Logger, progress func(string)) (*electionBench, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -72,7 +115,7 @@ func startElectionBench(ctx context.Context, pool *pgxpool.Pool, pc PoolConfig, 
 		return nil, err
 	}
 	progress(poolNote(bp))
-	s, err := newElectionService(pool, logger)
+	s, err := newElectionService(pool, sc, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -91,14 +134,30 @@ func poolNote(p *Pool) string {
 	return fmt.Sprintf("ballot pool: %d distinct %s-group ballots, %s (%s)", len(p.Ballots), p.Config.Group, how, p.Dir)
 }
 
-// ingest creates an election of n ballots from the pool, unverified, and
+// ingestPath is how an election's ballots reach the database.
+type ingestPath int
+
+const (
+	// viaUpload streams NDJSON through the service's upload path, as
+	// `tallyq import` and the API do.
+	viaUpload ingestPath = iota
+	// viaChecked stores relabelled copies of checked pool ballots through
+	// the service's IngestChecked, skipping JSON and per-copy checks.
+	viaChecked
+)
+
+// ingest creates an election of shape s from the pool, unverified, and
 // returns its id and the ingest's duration.
-func (b *electionBench) ingest(ctx context.Context, n int) (int64, time.Duration, error) {
+func (b *electionBench) ingest(ctx context.Context, s Shape, path ingestPath) (int64, time.Duration, error) {
 	start := time.Now()
-	id, err := b.ballots.Ingest(ctx, b.svc, n, false)
+	ingest, how := b.ballots.Ingest, "uploaded"
+	if path == viaChecked {
+		ingest, how = b.ballots.IngestChecked, "stored (checked copies)"
+	}
+	id, err := ingest(ctx, b.svc, s, false)
 	d := time.Since(start)
 	if err == nil {
-		b.progress(fmt.Sprintf("ingested %d ballots in %.1f s (%.0f ballots/s)", n, d.Seconds(), float64(n)/d.Seconds()))
+		b.progress(fmt.Sprintf("%s %d ballots (%d spoiled) in %.1f s (%.0f ballots/s)", how, s.Ballots, s.Spoiled, d.Seconds(), float64(s.Ballots)/d.Seconds()))
 	}
 	return id, d, err
 }

@@ -75,13 +75,13 @@ func RunMemory(ctx context.Context, pool *pgxpool.Pool, cfg MemoryConfig) (Memor
 	if len(cfg.Sizes) == 0 || len(cfg.ChunkSizes) == 0 || slices.Min(cfg.Sizes) < 1 || slices.Min(cfg.ChunkSizes) < 1 || cfg.Concurrency < 1 {
 		return res, fmt.Errorf("memory scenario: sizes, chunk sizes and concurrency must be positive: %v, %v, %d", cfg.Sizes, cfg.ChunkSizes, cfg.Concurrency)
 	}
-	b, err := startElectionBench(ctx, pool, cfg.Pool, cfg.Logger, cfg.Progress)
+	b, err := startElectionBench(ctx, pool, cfg.Pool, serviceConfig{}, cfg.Logger, cfg.Progress)
 	if err != nil {
 		return res, err
 	}
 	res.Postgres, res.PoolInfo, res.Config.Pool = b.postgres, b.poolInfo(), b.ballots.Config
 	for _, size := range cfg.Sizes {
-		id, ingest, err := b.ingest(ctx, size)
+		id, ingest, err := b.ingest(ctx, Shape{Ballots: size}, viaChecked)
 		if err != nil {
 			return res, err
 		}

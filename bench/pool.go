@@ -269,18 +269,58 @@ func (p *Pool) Definition(verify bool) *election.Definition {
 // BallotID is the id of ballot i of an election made from a pool.
 func BallotID(i int) string { return fmt.Sprintf("ballot-%06d", i) }
 
-// WriteBallots writes n ballots as NDJSON: ballot i is pool ballot i mod
-// size relabelled BallotID(i). One ballot is held at a time.
-func (p *Pool) WriteBallots(ctx context.Context, w io.Writer, n int) error {
+// Shape is the size of an election made from a pool: Ballots in all, of
+// which the first Spoiled are spoiled.
+type Shape struct {
+	Ballots, Spoiled int
+}
+
+// sources returns which pool ballot each ballot i of an election of shape s
+// is a relabelled copy of: the first s.Spoiled take the pool's spoiled
+// ballots in turn, the others its cast ones.
+func (p *Pool) sources(s Shape) (func(i int) (int, error), error) {
+	if s.Ballots < 1 || s.Spoiled < 0 || s.Spoiled > s.Ballots {
+		return nil, fmt.Errorf("an election of %d ballots with %d spoiled: want 0 ≤ spoiled ≤ ballots, ballots ≥ 1", s.Ballots, s.Spoiled)
+	}
+	var byState [2][]int
+	for k, b := range p.Ballots {
+		if b.State == record.BallotSpoiled {
+			byState[1] = append(byState[1], k)
+		} else {
+			byState[0] = append(byState[0], k)
+		}
+	}
+	return func(i int) (int, error) {
+		of, from := byState[0], i-s.Spoiled
+		if i < s.Spoiled {
+			of, from = byState[1], i
+		}
+		if len(of) == 0 {
+			return 0, fmt.Errorf("the pool in %s has no ballots of the state ballot %d needs: use a pool with --pool-spoiled between 1 and its size - 1", p.Dir, i)
+		}
+		return of[from%len(of)], nil
+	}, nil
+}
+
+// WriteBallots writes an election of shape s as NDJSON: ballot i is a pool
+// ballot (see source) relabelled BallotID(i). One ballot is held at a time.
+func (p *Pool) WriteBallots(ctx context.Context, w io.Writer, s Shape) error {
+	source, err := p.sources(s)
+	if err != nil {
+		return err
+	}
 	templates := make([]*ballotTemplate, len(p.Ballots))
 	bw := bufio.NewWriterSize(w, 256<<10)
-	for i := range n {
+	for i := range s.Ballots {
 		if i%256 == 0 {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
 		}
-		k := i % len(p.Ballots)
+		k, err := source(i)
+		if err != nil {
+			return err
+		}
 		if templates[k] == nil {
 			var err error
 			if templates[k], err = p.template(p.Ballots[k]); err != nil {
@@ -374,24 +414,63 @@ func (t *ballotTemplate) write(w io.Writer, el *record.Election, id string) erro
 	return nil
 }
 
-// Ingest creates the pool's election in svc and streams n relabelled
-// ballots into it through a pipe; it returns the election's id.
-func (p *Pool) Ingest(ctx context.Context, svc *election.Service, n int, verify bool) (int64, error) {
+// Ingest creates the pool's election in svc and streams an election of
+// shape s into it as NDJSON through the service's upload path (JSON
+// decoding and structure checks included); it returns the election's id.
+func (p *Pool) Ingest(ctx context.Context, svc *election.Service, s Shape, verify bool) (int64, error) {
 	id, err := svc.Create(ctx, p.Definition(verify))
 	if err != nil {
 		return 0, fmt.Errorf("create election: %w", err)
 	}
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(p.WriteBallots(ctx, pw, n)) }()
+	go func() { pw.CloseWithError(p.WriteBallots(ctx, pw, s)) }()
 	rep, err := svc.IngestBallots(ctx, id, pr)
 	pr.CloseWithError(errors.New("ingest ended")) // unblocks the writer if ingest stopped early
+	return id, checkIngest(s, rep, err)
+}
+
+// IngestChecked creates the pool's election in svc and stores an election
+// of shape s through the service's IngestChecked: each distinct pool ballot
+// is checked once (CheckStructure), its relabelled copies are not decoded
+// or checked again. It returns the election's id.
+func (p *Pool) IngestChecked(ctx context.Context, svc *election.Service, s Shape, verify bool) (int64, error) {
+	source, err := p.sources(s)
 	if err != nil {
-		return 0, fmt.Errorf("ingest %d ballots: %w", n, err)
+		return 0, err
 	}
-	if rep.Stored != n || rep.Rejected != 0 {
-		return 0, fmt.Errorf("ingest of %d ballots stored %d, rejected %d (first error: %v)", n, rep.Stored, rep.Rejected, firstLineError(rep))
+	id, err := svc.Create(ctx, p.Definition(verify))
+	if err != nil {
+		return 0, fmt.Errorf("create election: %w", err)
 	}
-	return id, nil
+	checked := make([]bool, len(p.Ballots))
+	ballots := func(yield func(*record.SubmittedBallot, error) bool) {
+		for i := range s.Ballots {
+			k, err := source(i)
+			if err == nil && !checked[k] {
+				err = p.Election.CheckStructure(p.Ballots[k])
+				checked[k] = err == nil
+			}
+			var b *record.SubmittedBallot
+			if err == nil {
+				b, err = p.Election.Relabel(p.Ballots[k], BallotID(i))
+			}
+			if !yield(b, err) || err != nil {
+				return
+			}
+		}
+	}
+	rep, err := svc.IngestChecked(ctx, id, ballots)
+	return id, checkIngest(s, rep, err)
+}
+
+func checkIngest(s Shape, rep *election.IngestReport, err error) error {
+	if err != nil {
+		return fmt.Errorf("ingest %d ballots: %w", s.Ballots, err)
+	}
+	if rep.Stored != s.Ballots || rep.Rejected != 0 {
+		return fmt.Errorf("ingest of %d ballots stored %d, rejected %d (first error: %v)", s.Ballots, rep.Stored, rep.Rejected, firstLineError(rep))
+	}
+	return nil
 }
 
 func firstLineError(rep *election.IngestReport) string {

@@ -97,12 +97,12 @@ func RunTally(ctx context.Context, pool *pgxpool.Pool, cfg TallyConfig) (TallyRe
 	if cfg.Ballots < 1 || cfg.Workers < 1 || cfg.ChunkSize < 1 || cfg.Rounds < 1 || cfg.VerifiedRounds < 0 || cfg.VerifiedRounds > cfg.Rounds {
 		return res, fmt.Errorf("tally scenario: ballots, workers, chunk size and rounds must be positive, verified rounds from 0 to rounds: %+v", cfg)
 	}
-	b, err := startElectionBench(ctx, pool, cfg.Pool, cfg.Logger, cfg.Progress)
+	b, err := startElectionBench(ctx, pool, cfg.Pool, serviceConfig{}, cfg.Logger, cfg.Progress)
 	if err != nil {
 		return res, err
 	}
 	res.Postgres, res.PoolInfo, res.Config.Pool = b.postgres, b.poolInfo(), b.ballots.Config
-	id, d, err := b.ingest(ctx, cfg.Ballots)
+	id, d, err := b.ingest(ctx, Shape{Ballots: cfg.Ballots}, viaUpload)
 	if err != nil {
 		return res, err
 	}

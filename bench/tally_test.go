@@ -14,7 +14,7 @@ import (
 // tinyPool is a pool small enough for CI: five test-group ballots, cached
 // in the test's own directory.
 func tinyPool(t *testing.T) PoolConfig {
-	return PoolConfig{Group: "test", Size: 5, CacheDir: t.TempDir()}
+	return PoolConfig{Group: "test", Size: 5, Spoiled: 1, CacheDir: t.TempDir()}
 }
 
 // A pool is generated once and then read back from its cache unchanged,
@@ -52,15 +52,30 @@ func TestPoolCachedAndRelabelled(t *testing.T) {
 		t.Fatalf("another seed must be another pool: %v, reused %v, %s", err, p != nil && p.Reused, first.Dir)
 	}
 
-	const n = 12
+	const n, spoiled = 12, 2
 	var buf bytes.Buffer
-	if err := second.WriteBallots(ctx, &buf, n); err != nil {
+	if err := second.WriteBallots(ctx, &buf, Shape{Ballots: n, Spoiled: spoiled}); err != nil {
 		t.Fatal(err)
+	}
+	var cast, spoil []*record.SubmittedBallot
+	for _, b := range second.Ballots {
+		if b.State == record.BallotSpoiled {
+			spoil = append(spoil, b)
+		} else {
+			cast = append(cast, b)
+		}
+	}
+	if len(spoil) != 1 || len(cast) != 4 {
+		t.Fatalf("pool of %d spoiled and %d cast ballots, want 1 and 4", len(spoil), len(cast))
 	}
 	var ballots []*record.SubmittedBallot
 	if err := record.ScanNDJSON(&buf, func(_ int, data []byte) error {
 		i := len(ballots)
-		want, err := second.Election.Relabel(second.Ballots[i%len(second.Ballots)], BallotID(i))
+		from := spoil[0]
+		if i >= spoiled {
+			from = cast[(i-spoiled)%len(cast)]
+		}
+		want, err := second.Election.Relabel(from, BallotID(i))
 		if err != nil {
 			return err
 		}

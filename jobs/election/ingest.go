@@ -134,6 +134,11 @@ func (in *ingester) addBallot(ctx context.Context, line int, b *record.Submitted
 		in.reject(line, b.ObjectID, err)
 		return nil
 	}
+	return in.queue(ctx, line, b)
+}
+
+// queue encodes a checked ballot and queues it for storing.
+func (in *ingester) queue(ctx context.Context, line int, b *record.SubmittedBallot) error {
 	data, err := record.EncodeCompact(in.el.group, b)
 	if err != nil {
 		in.reject(line, b.ObjectID, err)

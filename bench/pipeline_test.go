@@ -1,0 +1,64 @@
+package bench
+
+import (
+	"context"
+	"os"
+	"testing"
+
+	"github.com/tallyq/tallyq/internal/testdb"
+)
+
+// rabbitMQURL is the node of scripts/with-servers.sh (TALLYQ_TEST_RABBITMQ=1,
+// as `make test` sets): its absence skips, or fails in CI.
+func rabbitMQURL(t *testing.T) string {
+	t.Helper()
+	u := os.Getenv("TALLYQ_TEST_RABBITMQ_URL")
+	if u == "" {
+		why := "TALLYQ_TEST_RABBITMQ_URL is not set: run `make test` (or TALLYQ_TEST_RABBITMQ=1 scripts/with-servers.sh go test ./bench/)"
+		if os.Getenv("CI") == "true" {
+			t.Fatal(why)
+		}
+		t.Skip(why)
+	}
+	return u
+}
+
+// TestPipelineScenarioTiny runs the pipeline scenario on both brokers at a
+// tiny size, so that it keeps working; it checks the run, never its speed.
+func TestPipelineScenarioTiny(t *testing.T) {
+	for _, broker := range []string{"river", "rabbitmq"} {
+		t.Run(broker, func(t *testing.T) {
+			cfg := PipelineConfig{Pool: tinyPool(t), Ballots: 12, Spoiled: 2, Missing: 2, Workers: 2, ChunkSize: 5}
+			if broker == "rabbitmq" {
+				cfg.AMQPURL = rabbitMQURL(t)
+			}
+			pool := testdb.New(t, testdb.WithMaxConns(20))
+			res, err := RunPipeline(context.Background(), pool, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkPipelineResult(t, res)
+		})
+	}
+}
+
+func checkPipelineResult(t *testing.T, res PipelineResult) {
+	t.Helper()
+	e := res.Exps
+	if res.Guardians != 5 || res.Quorum != 3 || len(res.DecryptionSeconds) != 3 || res.TallyChunks != 3 {
+		t.Fatalf("guardians %d, quorum %d, %d decryptions, %d tally chunks", res.Guardians, res.Quorum, len(res.DecryptionSeconds), res.TallyChunks)
+	}
+	if res.TallySeconds <= 0 || res.CompensationSeconds <= 0 || res.CombineSeconds <= 0 || res.TotalSeconds <= 0 {
+		t.Fatalf("times: %+v", res)
+	}
+	// 3 contests of 4 selections: 12 in the tally; a spoiled ballot's
+	// placeholders (1, 2 and 1) are decrypted too: 16 each.
+	if e.TallySelections != 12 || e.SpoiledSelections != 2*16 || e.Decryption == 0 || e.Combine == 0 {
+		t.Fatalf("exponentiations %+v", e)
+	}
+	if want := uint64(3*12+2*16) * (5 + 5*4); e.PerChunk != want || e.Measured != e.Decryption+e.Combine || e.Ratio <= 0 {
+		t.Fatalf("per-chunk formula %d (want %d), measured %d, ratio %.2f", e.PerChunk, want, e.Measured, e.Ratio)
+	}
+	t.Logf("%s: tally %.2fs, decryptions %v, compensation %.2fs, combine %.2fs; exps %+v",
+		res.Broker, res.TallySeconds, res.DecryptionSeconds, res.CompensationSeconds, res.CombineSeconds, e)
+}
