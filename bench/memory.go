@@ -8,12 +8,9 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -111,112 +108,90 @@ func RunMemory(ctx context.Context, pool *pgxpool.Pool, cfg MemoryConfig) (Memor
 // process and returns the process's peak resident set.
 func (s *electionService) memoryRun(ctx context.Context, cfg MemoryConfig, id int64, ballots, chunkSize int) (MemoryRun, error) {
 	run := MemoryRun{Ballots: ballots, ChunkSize: chunkSize}
-	if err := resetTally(ctx, s.pool, id, false, chunkSize); err != nil {
-		return run, err
-	}
-	if err := vacuum(ctx, s.pool); err != nil {
-		return run, err
-	}
-	w, err := startWorker(cfg)
+	t, hwm, err := s.tallyInProcesses(ctx, id, ballots, false, chunkSize, 1, func() (*tallyqProcess, error) {
+		return startProcess(cfg.Tallyq, cfg.DatabaseURL, cfg.WorkerOutput, workerArgs(cfg.Concurrency, cfg.MemoryBudget))
+	})
 	if err != nil {
 		return run, err
 	}
-	// A worker that dies ends the wait for its job.
+	run.TallySeconds, run.VmHWMMiB = t.elapsed.Seconds(), float64(hwm[0])/(1<<20)
+	return run, nil
+}
+
+// tallyInProcesses resets the election's tally (verified or not, in chunks
+// of chunkSize), starts n worker processes, tallies, and returns the run
+// and each process's peak resident set (VmHWM) in bytes.
+func (s *electionService) tallyInProcesses(ctx context.Context, id int64, ballots int, verify bool, chunkSize, n int,
+	start func() (*tallyqProcess, error)) (tallyRun, []int64, error) {
+	if err := resetTally(ctx, s.pool, id, verify, chunkSize); err != nil {
+		return tallyRun{}, nil, err
+	}
+	if err := vacuum(ctx, s.pool); err != nil {
+		return tallyRun{}, nil, err
+	}
+	// A worker that dies ends the wait for the job.
 	wctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	go func() {
-		<-w.exited
-		cancel(fmt.Errorf("the worker process exited during the tally: %w", w.err))
-	}()
+	var procs []*tallyqProcess
+	stopAll := func(err error) error {
+		for _, p := range procs {
+			err = errors.Join(err, p.stop())
+		}
+		return err
+	}
+	for range n {
+		p, err := start()
+		if err != nil {
+			return tallyRun{}, nil, stopAll(err)
+		}
+		procs = append(procs, p)
+		go func() {
+			<-p.exited
+			cancel(fmt.Errorf("a worker process exited during the tally: %w", p.err))
+		}()
+	}
 	t, err := s.tally(wctx, id, ballots)
 	if err != nil {
 		if cause := context.Cause(wctx); cause != nil && ctx.Err() == nil {
 			err = cause
 		}
-		return run, errors.Join(err, w.stop())
+		return t, nil, stopAll(err)
 	}
-	run.TallySeconds = t.elapsed.Seconds()
-	hwm, err := peakRSS(w.cmd.Process.Pid)
-	if err = errors.Join(err, w.stop()); err != nil {
-		return run, err
-	}
-	run.VmHWMMiB = float64(hwm) / (1 << 20)
-	return run, nil
-}
-
-// workerProcess is a running `tallyq worker`.
-type workerProcess struct {
-	cmd    *exec.Cmd
-	exited chan struct{} // closed when the process has exited; err is then set
-	err    error
-}
-
-func startWorker(cfg MemoryConfig) (*workerProcess, error) {
-	cmd := exec.Command(cfg.Tallyq, "worker", "--concurrency", strconv.Itoa(cfg.Concurrency), "--memory-budget", cfg.MemoryBudget,
-		"--log-level", "error", "--log-format", "text")
-	cmd.Env = append(os.Environ(), "TALLYQ_DATABASE_URL="+cfg.DatabaseURL)
-	if cfg.WorkerOutput != nil {
-		cmd.Stdout, cmd.Stderr = cfg.WorkerOutput, cfg.WorkerOutput
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start worker process %s: %w", cfg.Tallyq, err)
-	}
-	w := &workerProcess{cmd: cmd, exited: make(chan struct{})}
-	go func() {
-		w.err = cmd.Wait()
-		close(w.exited)
-	}()
-	return w, nil
-}
-
-// workerStopTimeout bounds an idle worker's exit after SIGTERM.
-const workerStopTimeout = time.Minute
-
-// stop sends SIGTERM and waits for the worker to exit cleanly.
-func (w *workerProcess) stop() error {
-	select {
-	case <-w.exited:
-		return w.err
-	default:
-	}
-	if err := w.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		return fmt.Errorf("stop worker process: %w", err)
-	}
-	select {
-	case <-w.exited:
-		if w.err != nil {
-			return fmt.Errorf("worker process after SIGTERM: %w", w.err)
+	hwm := make([]int64, n)
+	for i, p := range procs {
+		if hwm[i], err = peakRSS(p.cmd.Process.Pid); err != nil {
+			return t, nil, stopAll(err)
 		}
-		return nil
-	case <-time.After(workerStopTimeout):
-		_ = w.cmd.Process.Kill()
-		<-w.exited
-		return fmt.Errorf("worker process did not exit within %s of SIGTERM; killed", workerStopTimeout)
 	}
+	return t, hwm, stopAll(nil)
 }
 
 // peakRSS reads a process's peak resident set size (VmHWM) in bytes from
 // /proc (Linux).
-func peakRSS(pid int) (int64, error) {
+func peakRSS(pid int) (int64, error) { return residentSet(pid, "VmHWM:") }
+
+// residentSet reads a size field of /proc/PID/status (VmHWM:, VmRSS:) in
+// bytes (Linux).
+func residentSet(pid int, field string) (int64, error) {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0, fmt.Errorf("read peak memory of process %d: %w", pid, err)
+		return 0, fmt.Errorf("read memory of process %d: %w", pid, err)
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:")
+		rest, ok := strings.CutPrefix(sc.Text(), field)
 		if !ok {
 			continue
 		}
 		kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
 		if err != nil {
-			return 0, fmt.Errorf("process %d: VmHWM %q: %w", pid, rest, err)
+			return 0, fmt.Errorf("process %d: %s %q: %w", pid, field, rest, err)
 		}
 		return kb << 10, nil
 	}
 	if err := sc.Err(); err != nil {
 		return 0, err
 	}
-	return 0, fmt.Errorf("process %d: no VmHWM in /proc/%d/status", pid, pid)
+	return 0, fmt.Errorf("process %d: no %s in /proc/%d/status", pid, field, pid)
 }

@@ -63,9 +63,9 @@ type PipelineResult struct {
 	DecryptionSeconds []float64 `json:"decryptionSeconds"`
 	// CompensationSeconds is the combine job's first stage (every
 	// compensated share); CombineSeconds its second.
-	CompensationSeconds float64 `json:"compensationSeconds"`
-	CombineSeconds      float64 `json:"combineSeconds"`
-	TotalSeconds        float64 `json:"totalSeconds"`
+	CompensationSeconds float64      `json:"compensationSeconds"`
+	CombineSeconds      float64      `json:"combineSeconds"`
+	TotalSeconds        float64      `json:"totalSeconds"`
 	Exps                PipelineExps `json:"exponentiations"`
 }
 

@@ -55,7 +55,23 @@ type TallyResult struct {
 
 	Unverified TallyRates `json:"unverified"`
 	Verified   TallyRates `json:"verified"`
+	// PerProof is the in-memory rate, verified, checking each ballot's
+	// proofs one by one (ValidateBallot) rather than in batches
+	// (ValidateBallots, what the tally job and Verified's anchor do).
+	PerProofPerSec []float64 `json:"perProofInMemoryPerSec"`
+	PerProofMedian float64   `json:"perProofInMemoryMedian"`
+	// BatchSpeedup is Verified.InMemoryMedian / PerProofMedian.
+	BatchSpeedup float64 `json:"batchSpeedup"`
 }
+
+// verifyMode is how the in-memory anchor checks ballots.
+type verifyMode int
+
+const (
+	unverified verifyMode = iota
+	batched               // ValidateBallots on a few ballots at once
+	perProof              // ValidateBallot on each ballot
+)
 
 // TallyRates are one mode's rates through the queue and in memory.
 type TallyRates struct {
@@ -124,7 +140,16 @@ func RunTally(ctx context.Context, pool *pgxpool.Pool, cfg TallyConfig) (TallyRe
 			if verify {
 				rates = &res.Verified
 			}
-			rate, err := anchor.rate(ctx, verify)
+			mode := unverified
+			if verify {
+				mode = batched
+				rate, err := anchor.rate(ctx, perProof)
+				if err != nil {
+					return res, fmt.Errorf("in-memory anchor, proof by proof: %w", err)
+				}
+				res.PerProofPerSec = append(res.PerProofPerSec, rate)
+			}
+			rate, err := anchor.rate(ctx, mode)
 			if err != nil {
 				return res, fmt.Errorf("in-memory anchor: %w", err)
 			}
@@ -141,6 +166,9 @@ func RunTally(ctx context.Context, pool *pgxpool.Pool, cfg TallyConfig) (TallyRe
 	}
 	res.Unverified.summarize(cfg.Workers)
 	res.Verified.summarize(cfg.Workers)
+	if res.PerProofMedian = median(res.PerProofPerSec); res.PerProofMedian > 0 {
+		res.BatchSpeedup = res.Verified.InMemoryMedian / res.PerProofMedian
+	}
 	return res, nil
 }
 
@@ -195,17 +223,17 @@ type inMemory struct {
 // per election (such as the public key's tables) is not in the first round.
 func (m *inMemory) warmUp(ctx context.Context) error {
 	few := &inMemory{pool: m.pool, data: m.data[:min(len(m.data), 2*anchorBatch)], workers: m.workers}
-	for _, verify := range []bool{false, true} {
-		if _, err := few.rate(ctx, verify); err != nil {
+	for _, mode := range []verifyMode{unverified, batched, perProof} {
+		if _, err := few.rate(ctx, mode); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// rate decodes, validates (when verify) and multiplies every ballot, in
+// rate decodes, validates (as mode says) and multiplies every ballot, in
 // batches taken by the workers in turn, and returns ballots per second.
-func (m *inMemory) rate(ctx context.Context, verify bool) (float64, error) {
+func (m *inMemory) rate(ctx context.Context, mode verifyMode) (float64, error) {
 	var next atomic.Int64
 	tallies := make([]*record.Tally, m.workers)
 	g, gctx := errgroup.WithContext(ctx)
@@ -213,7 +241,7 @@ func (m *inMemory) rate(ctx context.Context, verify bool) (float64, error) {
 	for w := range tallies {
 		t := m.pool.Election.NewTally()
 		tallies[w] = t
-		g.Go(func() error { return m.work(gctx, &next, t, verify) })
+		g.Go(func() error { return m.work(gctx, &next, t, mode) })
 	}
 	if err := g.Wait(); err != nil {
 		return 0, err
@@ -229,7 +257,7 @@ func (m *inMemory) rate(ctx context.Context, verify bool) (float64, error) {
 	return float64(len(m.data)) / elapsed.Seconds(), nil
 }
 
-func (m *inMemory) work(ctx context.Context, next *atomic.Int64, t *record.Tally, verify bool) error {
+func (m *inMemory) work(ctx context.Context, next *atomic.Int64, t *record.Tally, mode verifyMode) error {
 	g, el := m.pool.Group, m.pool.Election
 	batch := make([]*record.SubmittedBallot, 0, anchorBatch)
 	for {
@@ -248,9 +276,16 @@ func (m *inMemory) work(ctx context.Context, next *atomic.Int64, t *record.Tally
 			}
 			batch = append(batch, b)
 		}
-		if verify {
+		switch mode {
+		case batched:
 			if err := errors.Join(el.ValidateBallots(batch)...); err != nil {
 				return err
+			}
+		case perProof:
+			for _, b := range batch {
+				if err := el.ValidateBallot(b); err != nil {
+					return err
+				}
 			}
 		}
 		for _, b := range batch {

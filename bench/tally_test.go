@@ -120,6 +120,9 @@ func TestTallyScenarioTiny(t *testing.T) {
 			t.Fatalf("incomplete rates %+v", r)
 		}
 	}
+	if len(res.PerProofPerSec) != 2 || res.PerProofMedian <= 0 || res.BatchSpeedup <= 0 {
+		t.Fatalf("per-proof anchor %v, batch speedup %.2f", res.PerProofPerSec, res.BatchSpeedup)
+	}
 	if res.PoolSize != 5 || res.PoolReused || res.Postgres["fsync"] == "" {
 		t.Fatalf("pool %d (reused %v), settings %v", res.PoolSize, res.PoolReused, res.Postgres)
 	}
