@@ -72,6 +72,18 @@ type Config struct {
 	// Web, when set, serves the web page at GET / and its files under
 	// /assets/.
 	Web http.Handler
+	// Sessions, when set, enables browser sign-in at /api/session and makes
+	// the session cookie a way to authenticate beside bearer tokens.
+	Sessions *SessionStore
+	// StatusHub, when set, serves GET /api/jobs/{jobId}/events, the job's
+	// status as server-sent events; it must be running (StatusHub.Run).
+	StatusHub *jobs.StatusHub
+	// EventHeartbeat is how often an idle event stream sends a comment; 0
+	// means DefaultEventHeartbeat.
+	EventHeartbeat time.Duration
+	// RiverUI, when set, is served to administrators under /riverui/ (the
+	// River UI of riverqueue.com/riverui, built with that prefix).
+	RiverUI http.Handler
 }
 
 // server holds what the handlers share.
@@ -87,6 +99,10 @@ type server struct {
 	maxImport       int64
 
 	observeRequest func(method, route string, status int, d time.Duration)
+
+	sessions       *browserSessions
+	statusHub      *jobs.StatusHub
+	eventHeartbeat time.Duration
 }
 
 // New returns the HTTP handler of the API.
@@ -113,6 +129,8 @@ func New(cfg Config) (http.Handler, error) {
 		maxImport:       cmp.Or(cfg.MaxImport, DefaultMaxImport),
 
 		observeRequest: cfg.ObserveRequest,
+		statusHub:      cfg.StatusHub,
+		eventHeartbeat: cmp.Or(cfg.EventHeartbeat, DefaultEventHeartbeat),
 	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
@@ -122,6 +140,9 @@ func New(cfg Config) (http.Handler, error) {
 	}
 	if s.readyTimeout <= 0 {
 		s.readyTimeout = DefaultReadyTimeout
+	}
+	if cfg.Sessions != nil {
+		s.sessions = &browserSessions{store: cfg.Sessions, bearer: auth, limiter: newSignInLimiter()}
 	}
 	s.routes(auth, cfg)
 	return s.mux, nil
@@ -147,6 +168,14 @@ func (s *server) routes(auth Authenticator, cfg Config) {
 		r.Method(http.MethodGet, "/assets/*", cfg.Web)
 	}
 
+	if s.sessions != nil {
+		s.mountSessions(r)
+	}
+	if cfg.RiverUI != nil {
+		s.mountRiverUI(r, s.withSessions(auth, checkSameOrigin), cfg.RiverUI)
+	}
+	auth = s.withSessions(auth, checkCSRFToken)
+
 	r.Route("/api", func(r chi.Router) {
 		r.Use(s.authenticate(auth))
 		r.Route("/jobs", func(r chi.Router) {
@@ -154,6 +183,9 @@ func (s *server) routes(auth Authenticator, cfg Config) {
 			r.Get("/", s.handle(s.listJobs))
 			r.Get("/active", s.handle(s.activeJobs))
 			r.Get("/{jobId}/status", s.handle(s.jobStatus))
+			if s.statusHub != nil {
+				r.Get("/{jobId}/events", s.handle(s.jobEvents))
+			}
 			r.With(s.limitBody(s.maxJSONBody)).Post("/{jobId}/cancel", s.handle(s.cancelJob))
 			r.With(s.limitBody(s.maxJSONBody)).Post("/{jobId}/retry", s.handle(s.retryJob))
 		})

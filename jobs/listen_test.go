@@ -1,0 +1,209 @@
+package jobs
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tallyq/tallyq/internal/testdb"
+)
+
+// signalTimeout bounds every wait for a hub's signal.
+const signalTimeout = 20 * time.Second
+
+// inBackground runs run until the returned stop is called, which waits
+// for it to return; the test's end stops it too.
+func inBackground(t *testing.T, run func(ctx context.Context)) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { run(ctx) })
+	stop = func() { cancel(); wg.Wait() }
+	t.Cleanup(stop)
+	return stop
+}
+
+// awaitSignal fails the test unless sub is signalled within signalTimeout.
+func awaitSignal(t *testing.T, sub *StatusSubscription, what string) {
+	t.Helper()
+	select {
+	case <-sub.Changed():
+	case <-time.After(signalTimeout):
+		t.Fatalf("no signal %s within %s", what, signalTimeout)
+	}
+}
+
+// assertNoSignal fails the test if a signal waits for sub.
+func assertNoSignal(t *testing.T, sub *StatusSubscription, what string) {
+	t.Helper()
+	select {
+	case <-sub.Changed():
+		t.Fatalf("unexpected signal %s", what)
+	default:
+	}
+}
+
+func notify(t *testing.T, pool *pgxpool.Pool, id uuid.UUID) {
+	t.Helper()
+	if _, err := pool.Exec(context.Background(), `SELECT pg_notify($1, $2)`, StatusChannel, id.String()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// hubBackends returns the backend pids of the hub's listening connections
+// to the pool's database.
+func hubBackends(t *testing.T, pool *pgxpool.Pool) []int32 {
+	t.Helper()
+	rows, err := pool.Query(context.Background(), `SELECT pid FROM pg_stat_activity
+		WHERE datname = current_database() AND application_name = $1 AND query LIKE 'LISTEN%'`, HubApplicationName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pids []int32
+	for rows.Next() {
+		var pid int32
+		if err := rows.Scan(&pid); err != nil {
+			t.Fatal(err)
+		}
+		pids = append(pids, pid)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return pids
+}
+
+// TestStatusHubFansOutByJob: one LISTEN connection serves every subscriber;
+// a notification wakes the subscribers of its job and no others.
+func TestStatusHubFansOutByJob(t *testing.T) {
+	pool := testdb.New(t)
+	hub := NewStatusHub(pool, StatusHubConfig{ProgressInterval: time.Hour, Logger: testConfig().Logger})
+	const jobsN, perJob = 10, 20
+	ids := make([]uuid.UUID, jobsN)
+	subs := make([][]*StatusSubscription, jobsN)
+	for i := range ids {
+		ids[i] = uuid.New()
+		for range perJob {
+			subs[i] = append(subs[i], hub.Subscribe(ids[i]))
+		}
+	}
+	stop := inBackground(t, hub.Run)
+
+	// Once listening, the hub wakes everyone: changes may predate it.
+	for i := range subs {
+		for _, s := range subs[i] {
+			awaitSignal(t, s, "after the hub started listening")
+		}
+	}
+	if got := hubBackends(t, pool); len(got) != 1 {
+		t.Fatalf("%d subscribers: %d listening connections (%v), want 1", jobsN*perJob, len(got), got)
+	}
+	if got := hub.Subscribers(); got != jobsN*perJob {
+		t.Fatalf("Subscribers() = %d, want %d", got, jobsN*perJob)
+	}
+	for i, id := range ids {
+		notify(t, pool, id)
+		for _, s := range subs[i] {
+			awaitSignal(t, s, "for a notification of its job")
+		}
+		// The hub relays in order, so every earlier notification has been
+		// relayed by now: the other jobs' subscribers must have nothing.
+		for j := range subs {
+			if j != i {
+				for _, s := range subs[j] {
+					assertNoSignal(t, s, "for another job's notification")
+				}
+			}
+		}
+	}
+
+	// Signals coalesce: a burst leaves one waiting signal.
+	for range 5 {
+		notify(t, pool, ids[0])
+	}
+	notify(t, pool, ids[1])
+	awaitSignal(t, subs[1][0], "after the burst")
+	awaitSignal(t, subs[0][0], "for the burst")
+	assertNoSignal(t, subs[0][0], "twice for one coalesced burst")
+
+	for i := range subs {
+		for _, s := range subs[i] {
+			s.Close()
+			s.Close()
+		}
+	}
+	if got := hub.Subscribers(); got != 0 {
+		t.Fatalf("after every Close, Subscribers() = %d", got)
+	}
+	stop()
+	late := hub.Subscribe(ids[0])
+	select {
+	case <-late.Done():
+	default:
+		t.Fatal("a subscription to a stopped hub is not done")
+	}
+}
+
+// TestStatusHubReconnects: a lost listening connection is replaced, every
+// subscriber is told to re-read, and notifications flow again.
+func TestStatusHubReconnects(t *testing.T) {
+	pool := testdb.New(t)
+	id := uuid.New()
+	hub := NewStatusHub(pool, StatusHubConfig{ProgressInterval: time.Hour, ReconnectDelay: 10 * time.Millisecond,
+		Logger: testConfig().Logger})
+	sub := hub.Subscribe(id)
+	defer sub.Close()
+	stop := inBackground(t, hub.Run)
+	awaitSignal(t, sub, "after the hub started listening")
+
+	before := hubBackends(t, pool)
+	if len(before) != 1 {
+		t.Fatalf("listening connections: %v, want one", before)
+	}
+	if _, err := pool.Exec(context.Background(), `SELECT pg_terminate_backend($1)`, before[0]); err != nil {
+		t.Fatal(err)
+	}
+	awaitSignal(t, sub, "after the hub reconnected")
+	after := hubBackends(t, pool)
+	if len(after) != 1 || after[0] == before[0] {
+		t.Fatalf("listening connections after the kill: %v (before: %v), want one new one", after, before)
+	}
+	notify(t, pool, id)
+	awaitSignal(t, sub, "for a notification after the reconnection")
+
+	stop()
+	select {
+	case <-sub.Done():
+	default:
+		t.Fatal("the subscription is not done after the hub stopped")
+	}
+}
+
+// TestStatusHubWatchesProgress: counters that move without a notification
+// (committed chunks) wake the job's subscribers.
+func TestStatusHubWatchesProgress(t *testing.T) {
+	h := newHarness(t)
+	job := h.create(10)
+	hub := NewStatusHub(h.pool, StatusHubConfig{ProgressInterval: 10 * time.Millisecond, Logger: testConfig().Logger})
+	sub := hub.Subscribe(job.JobID)
+	defer sub.Close()
+	// Only the progress watch runs: no notification can wake anyone.
+	inBackground(t, hub.watchProgress)
+	awaitSignal(t, sub, "when the watch first saw the job")
+
+	for n := 1; n <= 3; n++ {
+		if _, err := h.pool.Exec(context.Background(), `INSERT INTO job_counter_shards (job_id, shard, processed, failed)
+			VALUES ($1, 0, 1, 0) ON CONFLICT (job_id, shard) DO UPDATE SET processed = job_counter_shards.processed + 1`,
+			job.JobID); err != nil {
+			t.Fatal(err)
+		}
+		awaitSignal(t, sub, "after a chunk was counted")
+		if st := h.status(job.JobID); st.ProcessedChunks < n {
+			t.Fatalf("signalled, but processedChunks = %d < %d", st.ProcessedChunks, n)
+		}
+	}
+}
