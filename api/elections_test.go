@@ -29,10 +29,30 @@ import (
 var _ api.ElectionService = (*election.Service)(nil)
 
 // newElectionFixture is newFixture with the election pipeline on the
-// engine and its routes on the server, workers running.
-func newElectionFixture(t *testing.T) *fixture {
+// engine and its routes on the server, workers running. Each configure
+// function may change the server's Config before it starts.
+func newElectionFixture(t *testing.T, configure ...func(*api.Config)) *fixture {
 	t.Helper()
 	f := newFixture(t)
+	cfg := api.Config{Jobs: f.engine, Elections: newElectionService(t, f), AdminToken: testToken, Logger: slog.New(slog.DiscardHandler)}
+	for _, c := range configure {
+		c(&cfg)
+	}
+	h, err := api.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.srv.Close()
+	f.srv = httptest.NewServer(h)
+	t.Cleanup(f.srv.Close)
+	f.runWorkers()
+	return f
+}
+
+// newElectionService is the election pipeline on the fixture's engine,
+// with a random key to seal guardian secrets.
+func newElectionService(t *testing.T, f *fixture) *election.Service {
+	t.Helper()
 	b := make([]byte, seal.KeySize)
 	if _, err := rand.Read(b); err != nil {
 		t.Fatal(err)
@@ -45,15 +65,7 @@ func newElectionFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := api.New(api.Config{Jobs: f.engine, Elections: svc, AdminToken: testToken, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.srv.Close()
-	f.srv = httptest.NewServer(h)
-	t.Cleanup(f.srv.Close)
-	f.runWorkers()
-	return f
+	return svc
 }
 
 // recordArchive packs a fixture's election record as a .tar.gz upload.
@@ -266,18 +278,7 @@ func TestElectionPipelineOverHTTP(t *testing.T) {
 	f.wantError(request{method: "GET", path: "/api/elections/" + itoa(id) + "/ballots/ABCDEF"}, http.StatusNotFound, "no ballot")
 
 	// The record downloads as an archive holding the published tally's values.
-	resp, body = f.do(request{method: "GET", path: "/api/elections/" + itoa(id) + "/record"})
-	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/gzip" {
-		t.Fatalf("record: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
-	}
-	dir := t.TempDir()
-	if err := archive.Extract(bytes.NewReader(body), dir, 1<<30); err != nil {
-		t.Fatal(err)
-	}
-	root, err := archive.FindRecord(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := f.downloadRecord(id)
 	exported := mustPlaintext(t, filepath.Join(root, record.TallyFile))
 	for _, c := range published.Contests {
 		for _, s := range c.Selections {
@@ -292,6 +293,25 @@ func TestElectionPipelineOverHTTP(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"erased":0`) {
 		t.Fatalf("erase after combine: %d %s (combine already erased them)", resp.StatusCode, body)
 	}
+}
+
+// downloadRecord downloads an election's record archive and returns the
+// record folder it extracts to.
+func (f *fixture) downloadRecord(electionID int64) string {
+	f.t.Helper()
+	resp, body := f.do(request{method: "GET", path: "/api/elections/" + itoa(electionID) + "/record"})
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/gzip" {
+		f.t.Fatalf("record: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	dir := f.t.TempDir()
+	if err := archive.Extract(bytes.NewReader(body), dir, 1<<30); err != nil {
+		f.t.Fatal(err)
+	}
+	root, err := archive.FindRecord(dir)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return root
 }
 
 func mustMap(t *testing.T, raw []byte) map[string]any {

@@ -60,6 +60,16 @@ type fixture struct {
 	pool    *pgxpool.Pool
 	engine  *jobs.Engine
 	srv     *httptest.Server
+	// client sends the test's requests; nil means http.DefaultClient.
+	client *http.Client
+}
+
+// httpClient is the client the fixture's requests go through.
+func (f *fixture) httpClient() *http.Client {
+	if f.client != nil {
+		return f.client
+	}
+	return http.DefaultClient
 }
 
 // newFixture starts the API on the real engine. The engine runs no
@@ -140,7 +150,7 @@ func (f *fixture) waitForJob(id uuid.UUID, onProgress func(jobProgress)) jobProg
 	f.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	p, err := waitForJob(ctx, http.DefaultClient, f.srv.URL, testToken, id.String(), 10*time.Millisecond, onProgress)
+	p, err := waitForJob(ctx, f.httpClient(), f.srv.URL, testToken, id.String(), 10*time.Millisecond, onProgress)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -160,10 +170,16 @@ type request struct {
 // do sends req to the fixture's server and returns the response and its body.
 func (f *fixture) do(req request) (*http.Response, []byte) {
 	f.t.Helper()
-	return doOn(f.t, f.srv.URL, req)
+	return doWith(f.t, f.httpClient(), f.srv.URL, req)
 }
 
 func doOn(t *testing.T, baseURL string, req request) (*http.Response, []byte) {
+	t.Helper()
+	return doWith(t, http.DefaultClient, baseURL, req)
+}
+
+// doWith sends req to baseURL through client and returns the response and its body.
+func doWith(t *testing.T, client *http.Client, baseURL string, req request) (*http.Response, []byte) {
 	t.Helper()
 	r, err := http.NewRequest(req.method, baseURL+req.path, req.body)
 	if err != nil {
@@ -179,7 +195,7 @@ func doOn(t *testing.T, baseURL string, req request) (*http.Response, []byte) {
 	if req.contentType != "" {
 		r.Header.Set("Content-Type", req.contentType)
 	}
-	resp, err := http.DefaultClient.Do(r)
+	resp, err := client.Do(r)
 	if err != nil {
 		t.Fatal(err)
 	}
