@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tallyq/tallyq/api"
+	"github.com/tallyq/tallyq/web"
 )
 
 func init() {
@@ -36,6 +37,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		Elections:  svc.elections,
 		AdminToken: opts.adminToken,
 		Logger:     logger.With("component", "http"),
+		Web:        web.Handler(),
 	})
 	if err != nil {
 		svc.pool.Close()
