@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/tallyq/tallyq/api"
-	"github.com/tallyq/tallyq/web"
 )
 
 func init() {
@@ -32,12 +31,19 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	browser, err := newBrowserServices(ctx, svc, logger)
+	if err != nil {
+		svc.pool.Close()
+		return err
+	}
 	handler, err := api.New(api.Config{
 		Jobs:       svc.engine,
 		Elections:  svc.elections,
 		AdminToken: opts.adminToken,
 		Logger:     logger.With("component", "http"),
-		Web:        web.Handler(),
+		Sessions:   browser.sessions,
+		StatusHub:  browser.hub,
+		RiverUI:    browser.riverUI,
 	})
 	if err != nil {
 		svc.pool.Close()
@@ -50,7 +56,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	}
 	logger.Info("serving", "addr", ln.Addr().String(), "workers", opts.workers, "broker", opts.broker.value)
 	return svc.run(ctx, opts.workers, func(ctx context.Context) error {
-		return serveHTTP(ctx, ln, handler, opts.shutdownGrace)
+		return browser.run(ctx, func(ctx context.Context) error { return serveHTTP(ctx, ln, handler, opts.shutdownGrace) })
 	})
 }
 
