@@ -272,3 +272,33 @@ func setBody(r *http.Request, body []byte) {
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 }
+
+// statusEvents reads an event stream of GET /api/jobs/{jobId}/events and
+// checks each event's data against the JobStatus schema.
+func (v *specValidator) statusEvents(t *testing.T, stream []byte) []jobProgress {
+	t.Helper()
+	schema := v.doc.Components.Schemas["JobStatus"].Value
+	var events []jobProgress
+	for _, block := range strings.Split(strings.TrimSpace(string(stream)), "\n\n") {
+		if strings.HasPrefix(block, ":") {
+			continue // a heartbeat
+		}
+		data, ok := strings.CutPrefix(block, "event: status\ndata: ")
+		if !ok || strings.Contains(data, "\n") {
+			t.Errorf("event %q is not one status event", block)
+			continue
+		}
+		var value any
+		var p jobProgress
+		if err := json.Unmarshal([]byte(data), &value); err != nil {
+			t.Errorf("event data %s: %v", data, err)
+			continue
+		}
+		if err := schema.VisitJSON(value, v.options().SchemaValidationOptions...); err != nil {
+			t.Errorf("event data %s is not a JobStatus: %s", data, brief(err))
+		}
+		_ = json.Unmarshal([]byte(data), &p)
+		events = append(events, p)
+	}
+	return events
+}
