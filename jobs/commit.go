@@ -44,6 +44,7 @@ type commitReq struct {
 // (false: its claim was stale or the chunk already settled; nothing changed).
 type commitOut struct {
 	applied bool
+	outcome outcome // as committed: an unappliable result turns done into a retry or fail
 }
 
 // commitBatch commits many attempts in one transaction; if that fails it
@@ -53,7 +54,7 @@ func (e *Engine) commitBatch(ctx context.Context, reqs []commitReq) []batchResul
 	applied, settling, err := e.commitTx(ctx, reqs)
 	if err == nil {
 		for i := range reqs {
-			results[i].out.applied = applied[i]
+			results[i].out = commitOut{applied: applied[i], outcome: reqs[i].outcome}
 		}
 		e.afterCommit(ctx, settling)
 		return results
@@ -83,7 +84,7 @@ func (e *Engine) commitOne(ctx context.Context, r commitReq) batchResult[commitO
 		return batchResult[commitOut]{err: err}
 	}
 	e.afterCommit(ctx, settling)
-	return batchResult[commitOut]{out: commitOut{applied: applied[0]}}
+	return batchResult[commitOut]{out: commitOut{applied: applied[0], outcome: one[0].outcome}}
 }
 
 // applyError is an operation's ApplyTx failing, as opposed to the database.

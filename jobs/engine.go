@@ -34,6 +34,9 @@ type Config struct {
 	CounterShards int
 	// Logger receives the engine's logs (default slog.Default()).
 	Logger *slog.Logger
+	// Observer is told of every chunk attempt of this process's workers,
+	// for metrics (nil: nobody).
+	Observer Observer
 }
 
 func (c Config) withDefaults() Config {
@@ -57,6 +60,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.Observer == nil {
+		c.Observer = noObserver{}
 	}
 	return c
 }

@@ -140,6 +140,7 @@ func (w *worker) HandleChunk(ctx context.Context, d *queue.Delivery) error {
 		w.e.log.Debug("delivery ignored: chunk settled, claimed by a live worker or job not active", "chunk", d.Message.String(), "delivery", d.Attempt)
 		return nil
 	}
+	w.e.cfg.Observer.ChunkStarted(d.Operation)
 	req := commitReq{delivery: d, jobID: d.JobID, chunk: d.Chunk, claim: c.claim}
 	if c.attempts > c.maxAttempts {
 		req.outcome = outcomeFail
@@ -172,6 +173,8 @@ func (w *worker) commit(ctx context.Context, req commitReq, c claimOut, start ti
 	// outcome still has to be recorded; the commit loops stop only after
 	// every worker has returned.
 	out, err := w.commits.do(context.WithoutCancel(ctx), req)
+	elapsed := time.Since(start)
+	w.e.cfg.Observer.ChunkFinished(req.delivery.Operation, chunkOutcome(out.outcome, err == nil && out.applied), elapsed)
 	if err != nil {
 		return fmt.Errorf("commit chunk %s/%d: %w", req.jobID, req.chunk, err)
 	}
@@ -179,8 +182,8 @@ func (w *worker) commit(ctx context.Context, req commitReq, c claimOut, start ti
 		return nil
 	}
 	w.e.log.Debug("chunk",
-		"job_id", req.jobID, "chunk", req.chunk, "attempt", c.attempts, "outcome", outcomeState[req.outcome],
-		"applied", out.applied, "duration_ms", time.Since(start).Milliseconds(),
+		"job_id", req.jobID, "chunk", req.chunk, "attempt", c.attempts, "outcome", outcomeState[out.outcome],
+		"applied", out.applied, "duration_ms", elapsed.Milliseconds(),
 		"heap_before", heapBefore, "heap_after", liveHeap(), "error", req.errMsg)
 	return nil
 }
@@ -248,6 +251,11 @@ func (e *Engine) deliveryDead(ctx context.Context, m queue.Message, reason strin
 	}
 	if acted {
 		e.log.Warn("broker gave up on a chunk message", "chunk", m.String(), "reason", reason, "chunk_failed", settled)
+		attempt := ChunkOutcomeRetried
+		if settled {
+			attempt = ChunkOutcomeFailed
+		}
+		e.cfg.Observer.ChunkDeliveryDead(m.Operation, attempt)
 	}
 	if settled {
 		return e.settleReady(ctx, []uuid.UUID{m.JobID})

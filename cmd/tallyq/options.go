@@ -162,12 +162,15 @@ func (o *serveOptions) validate() error {
 type workerOptions struct {
 	engineOptions
 	concurrency int
+	metricsAddr string
 }
 
 func (o *workerOptions) register(fs *flagSet) {
 	o.engineOptions.register(fs)
 	fs.IntEnv(&o.concurrency, "concurrency", "TALLYQ_CONCURRENCY", runtime.NumCPU(),
 		"chunk slots of this worker (default: the number of CPUs)")
+	fs.StringEnv(&o.metricsAddr, "metrics-addr", "TALLYQ_METRICS_ADDR", "",
+		"`address` to serve Prometheus metrics on, at GET /metrics (and GET /healthz), e.g. :9090; empty: no metrics listener")
 }
 
 func (o *workerOptions) validate() error {

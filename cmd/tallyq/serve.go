@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/tallyq/tallyq/api"
+	"github.com/tallyq/tallyq/internal/metrics"
+	"github.com/tallyq/tallyq/web"
 )
 
 func init() {
@@ -22,7 +24,7 @@ func init() {
 func runServe(ctx context.Context, e *env, args []string) error {
 	var opts serveOptions
 	if err := parseOptions(e, args, "serve", "[flags]",
-		"Serve the HTTP API (job status, listing, cancel, retry; /healthz, /readyz) and run\n--workers chunk slots in the same process. Stops on SIGTERM or SIGINT: the API stops\naccepting, in-flight chunks get --shutdown-grace to finish, and the process exits 0.",
+		"Serve the HTTP API (job status, listing, cancel, retry; /healthz, /readyz, /metrics) and run\n--workers chunk slots in the same process. Stops on SIGTERM or SIGINT: the API stops\naccepting, in-flight chunks get --shutdown-grace to finish, and the process exits 0.",
 		&opts); err != nil {
 		return err
 	}
@@ -31,19 +33,26 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := svc.metrics.WatchDatabase(svc.pool, metrics.DatabaseOptions{Outbox: opts.broker.value == "rabbitmq"}); err != nil {
+		svc.pool.Close()
+		return err
+	}
 	browser, err := newBrowserServices(ctx, svc, logger)
 	if err != nil {
 		svc.pool.Close()
 		return err
 	}
 	handler, err := api.New(api.Config{
-		Jobs:       svc.engine,
-		Elections:  svc.elections,
-		AdminToken: opts.adminToken,
-		Logger:     logger.With("component", "http"),
-		Sessions:   browser.sessions,
-		StatusHub:  browser.hub,
-		RiverUI:    browser.riverUI,
+		Jobs:           svc.engine,
+		Elections:      svc.elections,
+		AdminToken:     opts.adminToken,
+		Logger:         logger.With("component", "http"),
+		Metrics:        svc.metrics.Handler(),
+		ObserveRequest: svc.metrics.ObserveRequest,
+		Web:            web.Handler(),
+		Sessions:       browser.sessions,
+		StatusHub:      browser.hub,
+		RiverUI:        browser.riverUI,
 	})
 	if err != nil {
 		svc.pool.Close()

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/tallyq/tallyq/internal/metrics"
 	"github.com/tallyq/tallyq/internal/seal"
 	"github.com/tallyq/tallyq/jobs"
 	"github.com/tallyq/tallyq/jobs/election"
@@ -25,6 +26,7 @@ type service struct {
 	pool      *pgxpool.Pool
 	engine    *jobs.Engine
 	elections *election.Service
+	metrics   *metrics.Registry // the process's metrics, observing the engine's workers
 	opts      engineOptions
 }
 
@@ -58,9 +60,12 @@ func startServiceWithKey(ctx context.Context, logger *slog.Logger, opts engineOp
 	if err != nil {
 		return nil, err
 	}
+	reg := metrics.New(metrics.Config{Operations: brokerOperations, MemoryBudget: int64(opts.memoryBudget),
+		Logger: logger.With("component", "metrics")})
 	engine, err := jobs.NewEngine(pool, broker, jobs.Config{
 		MaxAttempts: opts.maxAttempts,
 		Logger:      logger.With("component", "engine"),
+		Observer:    reg,
 	})
 	if err != nil {
 		return nil, err
@@ -70,7 +75,7 @@ func startServiceWithKey(ctx context.Context, logger *slog.Logger, opts engineOp
 	if err != nil {
 		return nil, err
 	}
-	return &service{logger: logger, pool: pool, engine: engine, elections: elections, opts: opts}, nil
+	return &service{logger: logger, pool: pool, engine: engine, elections: elections, metrics: reg, opts: opts}, nil
 }
 
 // brokerOperations are the operations whose chunks the RabbitMQ broker

@@ -2,6 +2,12 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+
+	"github.com/tallyq/tallyq/internal/metrics"
 )
 
 func init() {
@@ -15,7 +21,7 @@ func init() {
 func runWorker(ctx context.Context, e *env, args []string) error {
 	var opts workerOptions
 	if err := parseOptions(e, args, "worker", "[flags]",
-		"Process chunks with --concurrency slots, one chunk per slot, taking no new chunk while\nthe live heap is over --memory-budget. Run as many worker processes as you like against\none database. Stops on SIGTERM or SIGINT: no new chunks are fetched, in-flight chunks get\n--shutdown-grace to finish (then they are released), and the process exits 0.",
+		"Process chunks with --concurrency slots, one chunk per slot, taking no new chunk while\nthe live heap is over --memory-budget. Run as many worker processes as you like against\none database. Stops on SIGTERM or SIGINT: no new chunks are fetched, in-flight chunks get\n--shutdown-grace to finish (then they are released), and the process exits 0. With\n--metrics-addr it serves Prometheus metrics at GET /metrics on that address.",
 		&opts); err != nil {
 		return err
 	}
@@ -24,6 +30,30 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	var serveMetrics func(ctx context.Context) error
+	if opts.metricsAddr != "" {
+		ln, err := net.Listen("tcp", opts.metricsAddr)
+		if err != nil {
+			svc.pool.Close()
+			return fmt.Errorf("listen on %s (--metrics-addr): %w", opts.metricsAddr, err)
+		}
+		logger.Info("serving metrics", "addr", ln.Addr().String())
+		serveMetrics = func(ctx context.Context) error {
+			return serveHTTP(ctx, ln, metricsHandler(svc.metrics), opts.shutdownGrace)
+		}
+	}
 	logger.Info("starting worker", "concurrency", opts.concurrency, "memoryBudget", opts.memoryBudget.String(), "broker", opts.broker.value)
-	return svc.run(ctx, opts.concurrency, nil)
+	return svc.run(ctx, opts.concurrency, serveMetrics)
+}
+
+// metricsHandler serves a worker's metrics at GET /metrics and answers GET
+// /healthz while the process runs.
+func metricsHandler(reg *metrics.Registry) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", reg.Handler())
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"status":"ok"}`+"\n")
+	})
+	return mux
 }
