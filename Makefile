@@ -7,7 +7,7 @@ PKGS ?= ./...
 TEST_TIMEOUT ?= 25m
 FUZZTIME ?= 5s
 
-.PHONY: run test test-go fuzz deps build lint bench stop clean distclean
+.PHONY: run test test-go fuzz deps build lint bench bench-tiny stop clean distclean
 
 ## run: start (or reuse) a private Postgres in ./.tallyq, migrate, serve on :8080
 run:
@@ -38,18 +38,18 @@ lint:
 	@out=$$(find . -name '*.go' -not -path './.git/*' -not -path '*/testdata/*' -exec gofmt -l {} +); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
-## bench: the queue, tally and memory benchmarks against a throwaway Postgres
-## with fsync on, into bench/results.json. Ballot pools are cached in the
-## user's cache directory (the first run encrypts them). Each scenario takes
-## its own flags: QUEUEFLAGS (or BENCHFLAGS), TALLYFLAGS, MEMORYFLAGS.
+## bench: every benchmark scenario (queue, tally, scale, api, memory, pipeline,
+## create) against a throwaway Postgres with fsync on and a private RabbitMQ
+## node, into bench/results.json and BENCHMARKS.md (see scripts/bench.sh).
+## Ballot pools are cached in the user's cache directory (the first run
+## encrypts them). bench-tiny runs the same at tiny sizes into $TMPDIR.
 bench: deps
 	$(GO) build -o bin/tallyq ./cmd/tallyq
-	rm -f bench/results.json
-	TALLYQ_TEST_PG_FSYNC=on scripts/with-servers.sh sh -c 'export TALLYQ_DATABASE_URL=$$TALLYQ_TEST_DATABASE_URL TALLYQ_LOG_LEVEL=warn; \
-		bin/tallyq migrate up >/dev/null && \
-		bin/tallyq bench queue --json bench/results.json $(BENCHFLAGS) $(QUEUEFLAGS) && \
-		bin/tallyq bench tally --json bench/results.json $(TALLYFLAGS) && \
-		bin/tallyq bench memory --json bench/results.json --tallyq bin/tallyq $(MEMORYFLAGS)'
+	TALLYQ_TEST_PG_FSYNC=on TALLYQ_TEST_RABBITMQ=1 scripts/with-servers.sh scripts/bench.sh full
+
+bench-tiny: deps
+	$(GO) build -o bin/tallyq ./cmd/tallyq
+	TALLYQ_TEST_RABBITMQ=1 scripts/with-servers.sh scripts/bench.sh tiny
 
 ## stop: stop the Postgres of `make run` (its data stays in ./.tallyq)
 stop:

@@ -7,19 +7,44 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/tallyq/tallyq/internal/testdb"
 )
 
-// buildTallyq builds cmd/tallyq into the test's directory, for the worker
-// process of the memory scenario.
-func buildTallyq(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "tallyq")
+// TestMain removes the tallyq binary the tests built.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if dir, ok := builtDir.Load().(string); ok {
+		os.RemoveAll(dir)
+	}
+	os.Exit(code)
+}
+
+// builtDir is the directory of the binary built by buildTallyq.
+var builtDir atomic.Value
+
+// builtTallyq builds cmd/tallyq once per test binary.
+var builtTallyq = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "tallyq-bench-test-")
+	if err != nil {
+		return "", err
+	}
+	builtDir.Store(dir)
+	bin := filepath.Join(dir, "tallyq")
 	cmd := exec.Command("go", "build", "-o", bin, "github.com/tallyq/tallyq/cmd/tallyq")
 	cmd.Stderr = os.Stderr
-	if err := cmd.Run(); err != nil {
+	return bin, cmd.Run()
+})
+
+// buildTallyq returns cmd/tallyq built (once) for the scenarios' worker and
+// server processes.
+func buildTallyq(t *testing.T) string {
+	t.Helper()
+	bin, err := builtTallyq()
+	if err != nil {
 		t.Fatalf("build tallyq: %v", err)
 	}
 	return bin

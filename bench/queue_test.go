@@ -24,3 +24,18 @@ func TestQueueScenarioTiny(t *testing.T) {
 	t.Logf("raw River %.0f/s, broker %.0f/s, ratio %.2f, create %d chunks in %.2fs",
 		res.RawRiverMedian, res.BrokerMedian, res.Ratio, res.Config.CreateChunks, res.CreateSeconds)
 }
+
+// TestRabbitMQQueueScenarioTiny runs the RabbitMQ queue scenario at a tiny
+// size on the test node; it checks the run, never its speed.
+func TestRabbitMQQueueScenarioTiny(t *testing.T) {
+	url := rabbitMQURL(t)
+	pool := testdb.New(t, testdb.WithMaxConns(20))
+	res, err := RunRabbitMQ(context.Background(), pool, RabbitMQConfig{URL: url, Chunks: 100, Workers: 4, Rounds: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.RawAMQPPerSec) != 1 || len(res.BrokerPerSec) != 1 || len(res.RiverPerSec) != 1 ||
+		res.RawAMQPMedian <= 0 || res.BrokerMedian <= 0 || res.RiverMedian <= 0 || res.Ratio <= 0 || res.RabbitMQServer == "" {
+		t.Fatalf("incomplete result %+v", res)
+	}
+}

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -34,6 +35,11 @@ type TallyConfig struct {
 	Workers int
 	// ChunkSize is the tally's ballots per chunk.
 	ChunkSize int
+	// VerifiedBallots, when positive, is the size of a second election
+	// (stored as checked copies) that the verified rounds tally instead, in
+	// chunks of VerifiedChunkSize (0: ChunkSize): a verified 4096-bit tally
+	// is a hundred times slower than an unverified one.
+	VerifiedBallots, VerifiedChunkSize int
 	// Rounds alternates the in-memory anchor and the queue this many times
 	// unverified; VerifiedRounds (at most Rounds) verified too. A verified
 	// 4096-bit tally takes minutes, an unverified one seconds.
@@ -110,7 +116,8 @@ func (r *TallyRates) summarize(workers int) {
 // It creates an election from the pool and tallies it again and again.
 func RunTally(ctx context.Context, pool *pgxpool.Pool, cfg TallyConfig) (TallyResult, error) {
 	res := TallyResult{Config: cfg}
-	if cfg.Ballots < 1 || cfg.Workers < 1 || cfg.ChunkSize < 1 || cfg.Rounds < 1 || cfg.VerifiedRounds < 0 || cfg.VerifiedRounds > cfg.Rounds {
+	if cfg.Ballots < 1 || cfg.Workers < 1 || cfg.ChunkSize < 1 || cfg.Rounds < 1 || cfg.VerifiedRounds < 0 || cfg.VerifiedRounds > cfg.Rounds ||
+		cfg.VerifiedBallots < 0 || cfg.VerifiedChunkSize < 0 {
 		return res, fmt.Errorf("tally scenario: ballots, workers, chunk size and rounds must be positive, verified rounds from 0 to rounds: %+v", cfg)
 	}
 	b, err := startElectionBench(ctx, pool, cfg.Pool, serviceConfig{}, cfg.Logger, cfg.Progress)
@@ -123,38 +130,43 @@ func RunTally(ctx context.Context, pool *pgxpool.Pool, cfg TallyConfig) (TallyRe
 		return res, err
 	}
 	res.IngestSeconds = d.Seconds()
-	data, err := readCompact(ctx, pool, id)
+	plain, err := b.tallied(ctx, id, cfg.Ballots, cfg.ChunkSize, cfg.Workers, b.ballots)
 	if err != nil {
 		return res, err
 	}
-	anchor := &inMemory{pool: b.ballots, data: data, workers: cfg.Workers}
-	if err := anchor.warmUp(ctx); err != nil {
-		return res, fmt.Errorf("in-memory anchor: %w", err)
+	verified := plain
+	if cfg.VerifiedRounds > 0 && cfg.VerifiedBallots > 0 {
+		if id, _, err = b.ingest(ctx, Shape{Ballots: cfg.VerifiedBallots}, viaChecked); err != nil {
+			return res, err
+		}
+		if verified, err = b.tallied(ctx, id, cfg.VerifiedBallots, cmp.Or(cfg.VerifiedChunkSize, cfg.ChunkSize), cfg.Workers, b.ballots); err != nil {
+			return res, err
+		}
 	}
 	for round := range cfg.Rounds {
 		for _, verify := range []bool{false, true} {
 			if verify && round >= cfg.VerifiedRounds {
 				continue
 			}
-			rates := &res.Unverified
+			rates, e := &res.Unverified, plain
 			if verify {
-				rates = &res.Verified
+				rates, e = &res.Verified, verified
 			}
 			mode := unverified
 			if verify {
 				mode = batched
-				rate, err := anchor.rate(ctx, perProof)
+				rate, err := e.anchor.rate(ctx, perProof)
 				if err != nil {
 					return res, fmt.Errorf("in-memory anchor, proof by proof: %w", err)
 				}
 				res.PerProofPerSec = append(res.PerProofPerSec, rate)
 			}
-			rate, err := anchor.rate(ctx, mode)
+			rate, err := e.anchor.rate(ctx, mode)
 			if err != nil {
 				return res, fmt.Errorf("in-memory anchor: %w", err)
 			}
 			rates.InMemoryPerSec = append(rates.InMemoryPerSec, rate)
-			rate, cpu, err := b.queueRate(ctx, id, cfg, verify)
+			rate, cpu, err := b.queueRate(ctx, e, verify)
 			if err != nil {
 				return res, fmt.Errorf("tally through the queue: %w", err)
 			}
@@ -172,10 +184,33 @@ func RunTally(ctx context.Context, pool *pgxpool.Pool, cfg TallyConfig) (TallyRe
 	return res, nil
 }
 
-// queueRate tallies the election once through the queue with cfg.Workers
+// talliedElection is an election the tally scenario tallies again and
+// again, with its in-memory anchor.
+type talliedElection struct {
+	id                          int64
+	ballots, chunkSize, workers int
+	anchor                      *inMemory
+}
+
+// tallied reads an election's stored ballots into its in-memory anchor and
+// warms the anchor up.
+func (s *electionService) tallied(ctx context.Context, id int64, ballots, chunkSize, workers int, p *Pool) (*talliedElection, error) {
+	data, err := readCompact(ctx, s.pool, id)
+	if err != nil {
+		return nil, err
+	}
+	e := &talliedElection{id: id, ballots: ballots, chunkSize: chunkSize, workers: workers,
+		anchor: &inMemory{pool: p, data: data, workers: workers}}
+	if err := e.anchor.warmUp(ctx); err != nil {
+		return nil, fmt.Errorf("in-memory anchor: %w", err)
+	}
+	return e, nil
+}
+
+// queueRate tallies the election once through the queue with its workers
 // in-process slots and returns ballots per second and the CPU per ballot.
-func (s *electionService) queueRate(ctx context.Context, id int64, cfg TallyConfig, verify bool) (float64, BallotCPU, error) {
-	if err := resetTally(ctx, s.pool, id, verify, cfg.ChunkSize); err != nil {
+func (s *electionService) queueRate(ctx context.Context, e *talliedElection, verify bool) (float64, BallotCPU, error) {
+	if err := resetTally(ctx, s.pool, e.id, verify, e.chunkSize); err != nil {
 		return 0, BallotCPU{}, err
 	}
 	if err := vacuum(ctx, s.pool); err != nil {
@@ -184,10 +219,10 @@ func (s *electionService) queueRate(ctx context.Context, id int64, cfg TallyConf
 	wctx, stop := context.WithCancel(ctx)
 	defer stop()
 	errc := make(chan error, 1)
-	go func() { errc <- s.engine.RunWorkers(wctx, jobs.WorkerConfig{Concurrency: cfg.Workers}) }()
+	go func() { errc <- s.engine.RunWorkers(wctx, jobs.WorkerConfig{Concurrency: e.workers}) }()
 	cpu := readCPU()
-	run, err := s.tally(ctx, id, cfg.Ballots)
-	cost := costPer(cpu, cfg.Ballots)
+	run, err := s.tally(ctx, e.id, e.ballots)
+	cost := costPer(cpu, e.ballots)
 	stop()
 	if werr := <-errc; err == nil {
 		err = werr
@@ -195,7 +230,7 @@ func (s *electionService) queueRate(ctx context.Context, id int64, cfg TallyConf
 	if err != nil {
 		return 0, BallotCPU{}, err
 	}
-	return float64(cfg.Ballots) / run.elapsed.Seconds(), BallotCPU(cost), nil
+	return float64(e.ballots) / run.elapsed.Seconds(), BallotCPU(cost), nil
 }
 
 // readCompact reads the election's stored ballots, in ballot order.

@@ -111,7 +111,8 @@ func TestPoolCachedAndRelabelled(t *testing.T) {
 // keeps working; it checks the run's results, never its speed.
 func TestTallyScenarioTiny(t *testing.T) {
 	pool := testdb.New(t, testdb.WithMaxConns(20))
-	res, err := RunTally(context.Background(), pool, TallyConfig{Pool: tinyPool(t), Ballots: 20, Workers: 2, ChunkSize: 3, Rounds: 2, VerifiedRounds: 2})
+	res, err := RunTally(context.Background(), pool, TallyConfig{Pool: tinyPool(t), Ballots: 20, Workers: 2, ChunkSize: 3, Rounds: 2, VerifiedRounds: 2,
+		VerifiedBallots: 10, VerifiedChunkSize: 2})
 	if err != nil {
 		t.Fatal(err)
 	}

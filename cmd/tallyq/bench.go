@@ -52,6 +52,14 @@ var benchScenarios = []benchScenario{
 		summary: "tally: ballots per second of the tally job, unverified and verified, with --workers\nin-process slots, next to the in-memory rate of the same operations on the same stored\nballots with as many goroutines, their ratios, and the ratio to the seed system's 5\nballots/s per worker. Ballots are relabelled copies of a cached pool of encrypted ones."},
 	{name: "memory", options: func() benchOptions { return &memoryBenchOptions{} },
 		summary: "memory: the peak resident set (VmHWM) of a separate `tallyq worker` process tallying\nelections of each --sizes at each --chunk-sizes, and the ratio of the largest to the\nsmallest. Each size is ingested once and re-tallied per chunk size."},
+	{name: "pipeline", options: func() benchOptions { return &pipelineBenchOptions{} },
+		summary: "pipeline: a whole election on --broker with in-process workers: the wall time of the\ntally (unverified), each guardian's decryption, the compensation for the --missing\nguardians and the combine; and the modular exponentiations counted against what\ndecrypting every chunk's subtotal would need. Ballots are stored as checked copies of a\ncached pool (see IngestChecked); the ingest is not part of the pipeline's time."},
+	{name: "scale", options: func() benchOptions { return &scaleBenchOptions{} },
+		summary: "scale: the verified tally rate (CPU-bound) with --processes `tallyq worker --concurrency 1`\nprocesses against one, alternating, and the speedup."},
+	{name: "api", options: func() benchOptions { return &apiBenchOptions{} },
+		summary: "api: GET /api/jobs/{id}/status latency (p50, p99) and errors of --pollers clients of a\n`tallyq serve` while its workers run a verified tally, against the same polling with\nnothing running."},
+	{name: "create", options: func() benchOptions { return &createBenchOptions{} },
+		summary: "create: the time to create a --chunks no-op job through the engine (one transaction:\nthe job, a row and a River job per chunk) against inserting as many raw River jobs, and\nthis process's peak memory (VmHWM). Run it last on a database: the cancelled job's\nRiver jobs stay queued."},
 }
 
 func benchScenarioNames() []string {
@@ -78,9 +86,12 @@ func (o *benchCommon) register(fs *flagSet) {
 
 func runBench(ctx context.Context, e *env, args []string) error {
 	names := benchScenarioNames()
-	flags, name, err := splitWord(args, names...)
+	flags, name, err := splitWord(args, append(names, benchReportName)...)
 	if err != nil {
 		return err
+	}
+	if name == benchReportName {
+		return runBenchReport(e, flags)
 	}
 	if name == "" {
 		name = "queue"
@@ -132,7 +143,7 @@ func mergeBenchJSON(path, name string, res any) error {
 	default:
 		var old map[string]json.RawMessage
 		if json.Unmarshal(b, &old) == nil {
-			for _, n := range append(benchScenarioNames(), queueRabbitMQKey) {
+			for _, n := range append(benchScenarioNames(), queueRabbitMQKey, pipelineRabbitMQKey) {
 				if v, ok := old[n]; ok {
 					all[n] = v
 				}

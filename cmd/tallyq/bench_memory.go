@@ -35,13 +35,32 @@ func (l *intList) Set(s string) error {
 	return nil
 }
 
+// tallyqBinary is the --tallyq flag: the binary that runs the scenarios'
+// worker and server processes.
+type tallyqBinary struct{ path string }
+
+func (o *tallyqBinary) register(fs *flagSet) {
+	fs.StringEnv(&o.path, "tallyq", "TALLYQ_BENCH_TALLYQ", "", "the tallyq `binary` that runs the worker or server processes (default: this one)")
+}
+
+func (o *tallyqBinary) validate() error {
+	if o.path == "" {
+		self, err := os.Executable()
+		if err != nil {
+			return usagef("cannot find this binary (%v); name one with --tallyq", err)
+		}
+		o.path = self
+	}
+	return nil
+}
+
 // memoryBenchOptions are the flags of `tallyq bench memory`.
 type memoryBenchOptions struct {
 	benchCommon
 	pool         poolBenchOptions
 	sizes        intList
 	chunkSizes   intList
-	tallyq       string
+	tallyq       tallyqBinary
 	concurrency  int
 	memoryBudget byteSize
 }
@@ -53,7 +72,7 @@ func (o *memoryBenchOptions) register(fs *flagSet) {
 	fs.VarEnv(&o.sizes, "sizes", "TALLYQ_BENCH_SIZES", "election `sizes` in ballots, comma-separated")
 	o.chunkSizes = intList{50, 500, 5_000}
 	fs.VarEnv(&o.chunkSizes, "chunk-sizes", "TALLYQ_BENCH_CHUNK_SIZES", "tally chunk `sizes`, comma-separated")
-	fs.StringEnv(&o.tallyq, "tallyq", "TALLYQ_BENCH_TALLYQ", "", "the tallyq `binary` that runs the worker process (default: this one)")
+	o.tallyq.register(fs)
 	fs.IntEnv(&o.concurrency, "concurrency", "TALLYQ_CONCURRENCY", runtime.NumCPU(), "the worker process's --concurrency (default: the number of CPUs)")
 	o.memoryBudget = defaultMemoryBudget
 	fs.VarEnv(&o.memoryBudget, "memory-budget", "TALLYQ_MEMORY_BUDGET", "the worker process's --memory-budget `size`")
@@ -66,12 +85,8 @@ func (o *memoryBenchOptions) validate() error {
 	if o.memoryBudget < 0 {
 		return usagef("--memory-budget must not be negative")
 	}
-	if o.tallyq == "" {
-		self, err := os.Executable()
-		if err != nil {
-			return usagef("cannot find this binary (%v); name one with --tallyq", err)
-		}
-		o.tallyq = self
+	if err := o.tallyq.validate(); err != nil {
+		return err
 	}
 	if err := o.pool.validate(); err != nil {
 		return err
@@ -83,7 +98,7 @@ func (o *memoryBenchOptions) slots() int { return 1 }
 
 func (o *memoryBenchOptions) run(ctx context.Context, e *env, pool *pgxpool.Pool, logger *slog.Logger) (any, error) {
 	res, err := bench.RunMemory(ctx, pool, bench.MemoryConfig{Pool: o.pool.config(), Sizes: o.sizes, ChunkSizes: o.chunkSizes,
-		Tallyq: o.tallyq, DatabaseURL: o.databaseURL, Concurrency: o.concurrency, MemoryBudget: o.memoryBudget.String(),
+		Tallyq: o.tallyq.path, DatabaseURL: o.databaseURL, Concurrency: o.concurrency, MemoryBudget: o.memoryBudget.String(),
 		Logger: logger, WorkerOutput: e.stderr, Progress: progressTo(e)})
 	if err != nil {
 		return nil, err

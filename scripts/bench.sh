@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# `make bench`: every benchmark scenario against the servers of
+# scripts/with-servers.sh (Postgres with fsync on, a private RabbitMQ node),
+# each result merged into bench/results.json, then BENCHMARKS.md written
+# from it (bench/NOTES.md appended).
+#
+#   scripts/bench.sh [full|tiny]
+#
+# tiny runs every scenario at sizes of seconds on the small test group, to
+# check the whole run works; it writes into $TMPDIR, not the repository.
+# Extra flags per scenario: QUEUEFLAGS, RABBITFLAGS, TALLYFLAGS, SCALEFLAGS,
+# APIFLAGS, MEMORYFLAGS, PIPELINEFLAGS, PIPELINERABBITFLAGS, CREATEFLAGS.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd -P)
+cd "$root"
+size=${1:-full}
+: "${TALLYQ_TEST_DATABASE_URL:?run under scripts/with-servers.sh (TALLYQ_TEST_RABBITMQ=1, TALLYQ_TEST_PG_FSYNC=on)}"
+: "${TALLYQ_TEST_RABBITMQ_URL:?run under scripts/with-servers.sh with TALLYQ_TEST_RABBITMQ=1}"
+export TALLYQ_DATABASE_URL=$TALLYQ_TEST_DATABASE_URL TALLYQ_LOG_LEVEL=warn
+amqp=(--amqp-url "$TALLYQ_TEST_RABBITMQ_URL")
+tallyq=bin/tallyq
+
+case $size in
+full)
+	json=bench/results.json out=BENCHMARKS.md
+	queue=(--chunks 20000 --workers 200 --rounds 3 --create-chunks 0)
+	rabbit=(--chunks 10000 --workers 200 --rounds 3)
+	tally=(--ballots 2000 --chunk-size 500 --rounds 3 --verified-rounds 1 --verified-ballots 300 --verified-chunk-size 20)
+	scale=(--ballots 300 --chunk-size 10 --processes 2 --rounds 1)
+	api=(--ballots 300 --chunk-size 10 --pollers 200 --poll-interval 250ms --idle 5s)
+	memory=(--sizes 1000,10000,100000 --chunk-sizes 50,500,5000)
+	pipeline=(--ballots 100000 --spoiled 100 --missing 2)
+	pipelinerabbit=(--ballots 10000 --spoiled 100 --missing 2)
+	create=(--chunks 1000000)
+	pool=()
+	;;
+tiny)
+	dir=$(mktemp -d "${TMPDIR:-/tmp}/tallyq-bench.XXXXXX")
+	json=$dir/results.json out=$dir/BENCHMARKS.md
+	queue=(--chunks 200 --workers 4 --rounds 1 --create-chunks 0)
+	rabbit=(--chunks 200 --workers 4 --rounds 1)
+	tally=(--ballots 20 --chunk-size 5 --rounds 1 --verified-rounds 1 --verified-ballots 10 --verified-chunk-size 2)
+	scale=(--ballots 12 --chunk-size 2 --processes 2 --rounds 1)
+	api=(--ballots 30 --chunk-size 3 --workers 1 --pollers 5 --poll-interval 5ms --idle 200ms)
+	memory=(--sizes 20,30 --chunk-sizes 3,50 --concurrency 2)
+	pipeline=(--ballots 12 --spoiled 2 --missing 2 --chunk-size 5)
+	pipelinerabbit=(--ballots 12 --spoiled 2 --missing 2 --chunk-size 5)
+	create=(--chunks 2000)
+	pool=(--group test --pool-size 5 --pool-spoiled 1 --cache-dir "$dir/pools")
+	;;
+*)
+	echo "usage: $0 [full|tiny]" >&2
+	exit 2
+	;;
+esac
+
+start=$(date +%s)
+step() {
+	echo "== tallyq bench $* ($(($(date +%s) - start)) s in)" >&2
+	"$tallyq" bench "$@" --json "$json"
+}
+
+rm -f "$json"
+"$tallyq" migrate up >/dev/null
+# shellcheck disable=SC2086 # the *FLAGS are word lists
+{
+	step queue "${queue[@]}" ${QUEUEFLAGS:-}
+	step queue --broker rabbitmq "${amqp[@]}" "${rabbit[@]}" ${RABBITFLAGS:-}
+	step tally "${pool[@]}" "${tally[@]}" ${TALLYFLAGS:-}
+	step scale --tallyq "$tallyq" "${pool[@]}" "${scale[@]}" ${SCALEFLAGS:-}
+	step api --tallyq "$tallyq" "${pool[@]}" "${api[@]}" ${APIFLAGS:-}
+	step memory --tallyq "$tallyq" "${pool[@]}" "${memory[@]}" ${MEMORYFLAGS:-}
+	step pipeline "${pool[@]}" "${pipeline[@]}" ${PIPELINEFLAGS:-}
+	step pipeline --broker rabbitmq "${amqp[@]}" "${pool[@]}" "${pipelinerabbit[@]}" ${PIPELINERABBITFLAGS:-}
+	# Last: the cancelled job's River jobs stay queued.
+	step create "${create[@]}" ${CREATEFLAGS:-}
+}
+elapsed=$(($(date +%s) - start))
+"$tallyq" bench report --json "$json" --out "$out" \
+	--commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- 2>/dev/null || echo '+changes')" \
+	--command "make bench ($size, $((elapsed / 60)) min $((elapsed % 60)) s)"
+echo "wrote $out and $json in $((elapsed / 60)) min $((elapsed % 60)) s" >&2
