@@ -35,11 +35,12 @@ const (
 )
 
 // scriptedOp is the test operation. Chunks in failOnce fail their first
-// attempt, chunks in failAlways every attempt; while gate is open (not
-// closed) every chunk waits for it.
+// attempt, chunks in failAlways every attempt, chunks in applyFailOnce
+// compute a result whose application fails on their first attempt; while
+// gate is open (not closed) every chunk waits for it.
 type scriptedOp struct {
-	failOnce, failAlways map[int]bool
-	gate                 chan struct{}
+	failOnce, failAlways, applyFailOnce map[int]bool
+	gate                                chan struct{}
 }
 
 func (o *scriptedOp) Type() string                { return opType }
@@ -55,6 +56,11 @@ func (o *scriptedOp) Process(ctx context.Context, c jobs.Chunk) (jobs.Result, er
 	}
 	if o.failAlways[c.Number] || (o.failOnce[c.Number] && c.Attempt == 1) {
 		return nil, fmt.Errorf("scripted failure of chunk %d attempt %d", c.Number, c.Attempt)
+	}
+	if o.applyFailOnce[c.Number] && c.Attempt == 1 {
+		return jobs.ResultFunc(func(context.Context, pgx.Tx) error {
+			return fmt.Errorf("scripted apply failure of chunk %d", c.Number)
+		}), nil
 	}
 	return jobs.NoResult, nil
 }
@@ -289,12 +295,14 @@ func promtoolCheck(t *testing.T, text string) {
 }
 
 func TestCountersAfterJob(t *testing.T) {
-	s := newStack(t, &scriptedOp{failOnce: map[int]bool{1: true}, failAlways: map[int]bool{2: true}})
+	s := newStack(t, &scriptedOp{failOnce: map[int]bool{1: true}, failAlways: map[int]bool{2: true}, applyFailOnce: map[int]bool{3: true}})
 	s.start(2)
 	job := s.create(jobs.CreateParams{TotalChunks: 6})
 	st := s.waitSettled(job.JobID)
 	// Chunk 1 fails once, then is done; chunk 2 fails both of its two
-	// attempts; the other four are done at once.
+	// attempts; chunk 3 computes but its result cannot be applied the
+	// first time, which the commit turns into a retry; the other three are
+	// done at once.
 	if st.Status != jobs.StatusFailed || st.ProcessedChunks != 5 || st.FailedChunks != 1 {
 		t.Fatalf("job %s, %d processed, %d failed; want FAILED, 5, 1", st.Status, st.ProcessedChunks, st.FailedChunks)
 	}
@@ -307,10 +315,10 @@ func TestCountersAfterJob(t *testing.T) {
 		value  float64
 	}{
 		{"tallyq_chunks_processed_total", []string{"operation", opType}, 5},
-		{"tallyq_chunks_retried_total", []string{"operation", opType}, 2},
+		{"tallyq_chunks_retried_total", []string{"operation", opType}, 3},
 		{"tallyq_chunks_failed_total", []string{"operation", opType}, 1},
 		{"tallyq_chunks_in_flight", []string{"operation", opType}, 0},
-		{"tallyq_chunk_duration_seconds", []string{"operation", opType}, 8}, // every attempt
+		{"tallyq_chunk_duration_seconds", []string{"operation", opType}, 9}, // every attempt
 		{"tallyq_jobs", []string{"status", "FAILED", "operation", opType}, 1},
 		{"tallyq_jobs", []string{"status", "COMPLETED", "operation", opType}, 0},
 		{"tallyq_queue_chunks", []string{"operation", opType, "state", "available"}, 0},
