@@ -21,16 +21,20 @@ const (
 	ChunkOutcomeNotRecorded
 )
 
-var outcomeNames = map[ChunkOutcome]string{
-	ChunkOutcomeDone: "done", ChunkOutcomeRetried: "retried", ChunkOutcomeFailed: "failed",
-	ChunkOutcomeReleased: "released", ChunkOutcomeNotRecorded: "not_recorded",
-}
-
 // String returns the outcome's name: done, retried, failed, released or
 // not_recorded.
 func (o ChunkOutcome) String() string {
-	if s, ok := outcomeNames[o]; ok {
-		return s
+	switch o {
+	case ChunkOutcomeDone:
+		return "done"
+	case ChunkOutcomeRetried:
+		return "retried"
+	case ChunkOutcomeFailed:
+		return "failed"
+	case ChunkOutcomeReleased:
+		return "released"
+	case ChunkOutcomeNotRecorded:
+		return "not_recorded"
 	}
 	return "unknown"
 }
