@@ -94,7 +94,17 @@ func electionTraffic(t *testing.T, f *fixture, pub, priv string) {
 		t.Fatalf("tally ended %+v", p)
 	}
 
-	// Guardian 3 decrypts offline from the downloaded record; 1 and 2 on the server.
+	// Guardians 1 and 2 decrypt on the server while guardian 3 decrypts
+	// offline from the downloaded record and uploads its shares.
+	rec2 := guardianRecord(t, priv, "2")
+	f.wantError(jsonReq("/api/create-decryption-queue", decryptionBody(t, id, "1", rec2)), http.StatusBadRequest, `guardian "2"'s, not guardian "1"'s`)
+	f.wantError(jsonReq("/api/create-decryption-queue", decryptionBody(t, id, "9", withGuardianID(t, rec2, "9"))), http.StatusNotFound, `no guardian "9"`)
+	var decryptions []api.QueueResponse
+	for _, g := range []string{"1", "2"} {
+		decryptions = append(decryptions, f.queue("/api/create-decryption-queue", decryptionBody(t, id, g, guardianRecord(t, priv, g)), http.StatusAccepted))
+	}
+	f.queue("/api/create-decryption-queue", decryptionBody(t, id, "1", guardianRecord(t, priv, "1")), http.StatusOK)
+
 	shares := offlineSharesOverHTTP(t, f, id, filepath.Join(priv, "private_guardians", "private_guardian_3.json"), []string{"4", "5"})
 	sharesPath := election + "/guardians/3/shares"
 	f.wantError(request{method: "POST", path: sharesPath, contentType: "text/plain", body: bytes.NewReader(shares)},
@@ -105,15 +115,6 @@ func electionTraffic(t *testing.T, f *fixture, pub, priv string) {
 		t.Fatalf("POST %s: %d %s", sharesPath, resp.StatusCode, body)
 	}
 	f.wantError(jsonReq(sharesPath, string(shares)), http.StatusConflict, "already decrypted")
-
-	rec2 := guardianRecord(t, priv, "2")
-	f.wantError(jsonReq("/api/create-decryption-queue", decryptionBody(t, id, "1", rec2)), http.StatusBadRequest, `guardian "2"'s, not guardian "1"'s`)
-	f.wantError(jsonReq("/api/create-decryption-queue", decryptionBody(t, id, "9", withGuardianID(t, rec2, "9"))), http.StatusNotFound, `no guardian "9"`)
-	var decryptions []api.QueueResponse
-	for _, g := range []string{"1", "2"} {
-		decryptions = append(decryptions, f.queue("/api/create-decryption-queue", decryptionBody(t, id, g, guardianRecord(t, priv, g)), http.StatusAccepted))
-	}
-	f.queue("/api/create-decryption-queue", decryptionBody(t, id, "1", guardianRecord(t, priv, "1")), http.StatusOK)
 	for _, q := range decryptions {
 		if p := f.waitForJob(q.JobID, func(jobProgress) {}); p.Status != "COMPLETED" {
 			t.Fatalf("decryption ended %+v", p)

@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/tallyq/tallyq/api"
+	"github.com/tallyq/tallyq/internal/metrics"
 	"github.com/tallyq/tallyq/internal/fixtures"
 	"github.com/tallyq/tallyq/jobs"
 	"github.com/tallyq/tallyq/web"
@@ -38,7 +39,8 @@ func withEveryRoute(t *testing.T) func(*api.Config) {
 			t.Fatal(err)
 		}
 		cfg.Authenticator = api.Chain{admin, viewer}
-		cfg.Metrics = testMetricsHandler()
+		reg := metrics.New(metrics.Config{})
+		cfg.Metrics, cfg.ObserveRequest = reg.Handler(), reg.ObserveRequest
 		cfg.Web = web.Handler()
 	}
 }
@@ -216,9 +218,13 @@ func TestOpenAPITraffic(t *testing.T) {
 
 // probeTraffic exercises the probes and the routes without a token.
 func probeTraffic(t *testing.T, v *specValidator, f *fixture) {
-	for _, path := range []string{"/healthz", "/readyz", "/metrics", "/api/openapi.yaml", "/", "/assets/app.js", "/assets/app.css"} {
-		if resp, body := f.do(request{method: "GET", path: path, auth: "-"}); resp.StatusCode != http.StatusOK {
+	for _, path := range []string{"/healthz", "/readyz", "/api/openapi.yaml", "/", "/assets/app.js", "/assets/app.css", "/metrics"} {
+		resp, body := f.do(request{method: "GET", path: path, auth: "-"})
+		if resp.StatusCode != http.StatusOK {
 			t.Errorf("GET %s: %d %.300s", path, resp.StatusCode, body)
+		}
+		if path == "/metrics" && !strings.Contains(string(body), `tallyq_http_request_duration_seconds_count{method="GET",route="/healthz",status_class="2xx"} 1`) {
+			t.Errorf("GET /metrics does not count the GET /healthz before it:\n%.2000s", body)
 		}
 	}
 	if resp, _ := f.do(request{method: "GET", path: "/assets/nothing.js", auth: "-"}); resp.StatusCode != http.StatusNotFound {
@@ -316,13 +322,6 @@ func jobTraffic(t *testing.T, v *specValidator) {
 	}
 }
 
-// testMetricsHandler stands in for internal/metrics until it is in.
-func testMetricsHandler() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-		_, _ = w.Write([]byte("# TYPE up gauge\nup 1\n"))
-	})
-}
 
 // sessionTraffic exercises sign-in, the cookie with its CSRF token, job
 // events and River UI on an engine without workers.
