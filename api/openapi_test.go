@@ -16,8 +16,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/tallyq/tallyq/api"
-	"github.com/tallyq/tallyq/internal/metrics"
 	"github.com/tallyq/tallyq/internal/fixtures"
+	"github.com/tallyq/tallyq/internal/metrics"
 	"github.com/tallyq/tallyq/jobs"
 	"github.com/tallyq/tallyq/web"
 )
@@ -321,7 +321,6 @@ func jobTraffic(t *testing.T, v *specValidator) {
 		f.wantError(tc.req, tc.status, tc.msg)
 	}
 }
-
 
 // sessionTraffic exercises sign-in, the cookie with its CSRF token, job
 // events and River UI on an engine without workers.
