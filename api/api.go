@@ -1,7 +1,8 @@
 // Package api is tallyq's HTTP interface: job status for polling frontends,
 // job listing, cancel and retry, health and readiness probes. Every error is
 // a JSON body {"success":false,"error":{"code":…,"message":…}} with a fitting
-// status; every /api route needs a bearer token.
+// status; every /api route needs a bearer token or a browser session's
+// cookie (see SessionStore), except sign-in itself.
 package api
 
 import (

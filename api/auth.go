@@ -40,9 +40,10 @@ var ErrUnauthenticated = errors.New("unauthenticated")
 
 // Authenticator tells who sent a request. It returns an error wrapping
 // ErrUnauthenticated, saying what is wrong, when the request's credentials
-// are missing or invalid; other errors are server failures. Later issues add
-// implementations for guardian tokens and browser session cookies, and
-// Authenticators chain by trying each in turn.
+// are missing or invalid; other errors are server failures (or an *Error,
+// such as the 403 of a forged session request, answered as it is).
+// Authenticators chain by trying each in turn: New puts the session cookie
+// after the bearer tokens when Config.Sessions is set.
 type Authenticator interface {
 	Authenticate(r *http.Request) (Identity, error)
 }
