@@ -211,3 +211,18 @@ func jsonBody(s string) io.Reader { return strings.NewReader(s) }
 
 // randomID is a job id that no job has.
 func randomID() string { return uuid.NewString() }
+
+// adminAndViewer authenticates the test token as the admin and
+// viewerToken as a caller with the role "viewer", whom admin routes refuse.
+func adminAndViewer(t *testing.T, viewerToken string) api.Authenticator {
+	t.Helper()
+	admin, err := api.NewTokenAuthenticator(testToken, api.Identity{Subject: "admin", Role: api.RoleAdmin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	viewer, err := api.NewTokenAuthenticator(viewerToken, api.Identity{Subject: "viewer", Role: "viewer"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return api.Chain{admin, viewer}
+}

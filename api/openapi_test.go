@@ -30,15 +30,7 @@ const nonAdminToken = "test-viewer-token-0123456789"
 // the web page) and a second, non-admin token.
 func withEveryRoute(t *testing.T) func(*api.Config) {
 	return func(cfg *api.Config) {
-		admin, err := api.NewTokenAuthenticator(testToken, api.Identity{Subject: "admin", Role: api.RoleAdmin})
-		if err != nil {
-			t.Fatal(err)
-		}
-		viewer, err := api.NewTokenAuthenticator(nonAdminToken, api.Identity{Subject: "viewer", Role: "viewer"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg.Authenticator = api.Chain{admin, viewer}
+		cfg.Authenticator = adminAndViewer(t, nonAdminToken)
 		reg := metrics.New(metrics.Config{})
 		cfg.Metrics, cfg.ObserveRequest = reg.Handler(), reg.ObserveRequest
 		cfg.Web = web.Handler()

@@ -35,15 +35,7 @@ func newRiverUIFixture(t *testing.T) *browserFixture {
 	if err := ui.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	admin, err := api.NewTokenAuthenticator(testToken, api.Identity{Subject: "admin", Role: api.RoleAdmin})
-	if err != nil {
-		t.Fatal(err)
-	}
-	viewer, err := api.NewTokenAuthenticator(riverUIViewerToken, api.Identity{Subject: "viewer", Role: "viewer"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return newBrowserFixtureOn(t, f, browserOptions{riverUI: ui, auth: api.Chain{admin, viewer}})
+	return newBrowserFixtureOn(t, f, browserOptions{riverUI: ui, auth: adminAndViewer(t, riverUIViewerToken)})
 }
 
 const riverUIViewerToken = "test-riverui-viewer-token-0123456789"
