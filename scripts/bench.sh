@@ -28,7 +28,7 @@ full)
 	rabbit=(--chunks 10000 --workers 200 --rounds 3)
 	tally=(--ballots 2000 --chunk-size 500 --rounds 3 --verified-rounds 1 --verified-ballots 300 --verified-chunk-size 20)
 	scale=(--ballots 300 --chunk-size 10 --processes 2 --rounds 1)
-	api=(--ballots 300 --chunk-size 10 --pollers 200 --poll-interval 250ms --idle 5s)
+	api=(--ballots 300 --chunk-size 10 --pollers 200 --poll-interval 2s --idle 10s)
 	memory=(--sizes 1000,10000,100000 --chunk-sizes 50,500,5000)
 	pipeline=(--ballots 100000 --spoiled 100 --missing 2)
 	pipelinerabbit=(--ballots 10000 --spoiled 100 --missing 2)
@@ -56,9 +56,14 @@ tiny)
 esac
 
 start=$(date +%s)
+failed=()
+# step runs one scenario; a failure is reported at the end, and the other
+# scenarios still run (their results are worth having).
 step() {
 	echo "== tallyq bench $* ($(($(date +%s) - start)) s in)" >&2
-	"$tallyq" bench "$@" --json "$json"
+	if ! "$tallyq" bench "$@" --json "$json"; then
+		failed+=("$1")
+	fi
 }
 
 rm -f "$json"
@@ -81,3 +86,7 @@ elapsed=$(($(date +%s) - start))
 	--commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- 2>/dev/null || echo '+changes')" \
 	--command "make bench ($size, $((elapsed / 60)) min $((elapsed % 60)) s)"
 echo "wrote $out and $json in $((elapsed / 60)) min $((elapsed % 60)) s" >&2
+if ((${#failed[@]} > 0)); then
+	echo "failed: ${failed[*]}" >&2
+	exit 1
+fi

@@ -208,8 +208,8 @@ func (o *apiBenchOptions) register(fs *flagSet) {
 	fs.IntEnv(&o.chunkSize, "chunk-size", "TALLYQ_CHUNK_SIZE", 10, "ballots per tally chunk")
 	fs.IntEnv(&o.workers, "workers", "TALLYQ_WORKERS", runtime.NumCPU(), "the server's --workers (default: the number of CPUs)")
 	fs.IntEnv(&o.pollers, "pollers", "TALLYQ_BENCH_POLLERS", 200, "concurrent pollers of the job's status")
-	fs.DurationEnv(&o.interval, "poll-interval", "TALLYQ_BENCH_POLL_INTERVAL", 250*time.Millisecond, "each poller's interval (the web page polls every 2s)")
-	fs.DurationEnv(&o.idle, "idle", "TALLYQ_BENCH_IDLE", 5*time.Second, "how long the anchor polls with no job running")
+	fs.DurationEnv(&o.interval, "poll-interval", "TALLYQ_BENCH_POLL_INTERVAL", 2*time.Second, "each poller's interval (the web page polls every 2s)")
+	fs.DurationEnv(&o.idle, "idle", "TALLYQ_BENCH_IDLE", 10*time.Second, "how long the anchor polls with no job running")
 }
 
 func (o *apiBenchOptions) validate() error {

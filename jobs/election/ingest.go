@@ -139,18 +139,35 @@ func (in *ingester) addBallot(ctx context.Context, line int, b *record.Submitted
 
 // queue encodes a checked ballot and queues it for storing.
 func (in *ingester) queue(ctx context.Context, line int, b *record.SubmittedBallot) error {
-	data, err := record.EncodeCompact(in.el.group, b)
+	p, err := encodeBallot(in.el, line, b)
 	if err != nil {
 		in.reject(line, b.ObjectID, err)
 		return nil
 	}
-	sum := sha256.Sum256(data)
-	in.batch = append(in.batch, pendingBallot{line: line, id: b.ObjectID, state: b.State,
-		code: trackingCode(b.Code), digest: sum[:], data: data})
+	in.batch = append(in.batch, p)
 	if len(in.batch) >= ingestBatch {
 		return in.flush(ctx)
 	}
 	return nil
+}
+
+// encodeBallot is a checked ballot as it is stored.
+func encodeBallot(el *loaded, line int, b *record.SubmittedBallot) (pendingBallot, error) {
+	data, err := record.EncodeCompact(el.group, b)
+	if err != nil {
+		return pendingBallot{}, err
+	}
+	sum := sha256.Sum256(data)
+	return pendingBallot{line: line, id: b.ObjectID, state: b.State, code: trackingCode(b.Code), digest: sum[:], data: data}, nil
+}
+
+// ballotColumns are the columns of a stored ballot, in the order of
+// pendingBallot.row.
+var ballotColumns = []string{"election_id", "ballot_no", "ballot_id", "state", "tracking_code", "digest", "data"}
+
+// row is the ballot's row of the ballots table as ballot number no.
+func (b pendingBallot) row(electionID, no int64) []any {
+	return []any{electionID, no, b.id, int16(b.state), b.code, b.digest, b.data}
 }
 
 // decodeBallot parses one submitted ballot strictly: one JSON object with
@@ -216,16 +233,14 @@ func (in *ingester) flush(ctx context.Context) error {
 			continue
 		}
 		stored[b.id] = b.digest
-		fresh = append(fresh, []any{in.el.id, in.next, b.id, int16(b.state), b.code, b.digest, b.data})
+		fresh = append(fresh, b.row(in.el.id, in.next))
 		in.next++
 	}
 	in.batch = in.batch[:0]
 	if len(fresh) == 0 {
 		return nil
 	}
-	if _, err := in.tx.CopyFrom(ctx, pgx.Identifier{"ballots"},
-		[]string{"election_id", "ballot_no", "ballot_id", "state", "tracking_code", "digest", "data"},
-		pgx.CopyFromRows(fresh)); err != nil {
+	if _, err := in.tx.CopyFrom(ctx, pgx.Identifier{"ballots"}, ballotColumns, pgx.CopyFromRows(fresh)); err != nil {
 		return fmt.Errorf("store %d ballots: %w", len(fresh), err)
 	}
 	in.report.Stored += len(fresh)
