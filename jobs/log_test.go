@@ -47,29 +47,43 @@ func TestChunkDebugLine(t *testing.T) {
 	if st := h.waitTerminal(job.JobID, time.Minute); st.Status != StatusCompleted {
 		t.Fatalf("job ended %+v", st)
 	}
+	// The line is written once the chunk's commit has returned, which can
+	// be after the job's status reads COMPLETED.
+	var seen map[float64]bool
+	h.waitFor(time.Minute, "a debug line per chunk", func() bool {
+		seen = chunkLines(t, logs.lines(), job.JobID.String())
+		return len(seen) == chunks
+	})
+}
+
+// chunkLines checks the job's per-chunk debug lines and returns the chunk
+// numbers they name.
+func chunkLines(t *testing.T, lines [][]byte, jobID string) map[float64]bool {
+	t.Helper()
 	seen := map[float64]bool{}
-	for _, raw := range logs.lines() {
+	for _, raw := range lines {
 		var line map[string]any
 		if err := json.Unmarshal(raw, &line); err != nil {
 			t.Fatalf("log line is not JSON: %s", raw)
 		}
-		if line["msg"] != "chunk" || line["job_id"] != job.JobID.String() {
+		if line["msg"] != "chunk" || line["job_id"] != jobID {
 			continue
 		}
 		for _, key := range []string{"duration_ms", "heap_before", "heap_after", "attempt"} {
 			if _, ok := line[key].(float64); !ok {
-				t.Errorf("chunk line without numeric %s: %s", key, raw)
+				t.Fatalf("chunk line without numeric %s: %s", key, raw)
 			}
 		}
 		if line["outcome"] != "done" {
-			t.Errorf("chunk line with outcome %v, want done: %s", line["outcome"], raw)
+			t.Fatalf("chunk line with outcome %v, want done: %s", line["outcome"], raw)
 		}
 		if hb, _ := line["heap_before"].(float64); hb <= 0 {
-			t.Errorf("heap_before %v, want the live heap in bytes: %s", line["heap_before"], raw)
+			t.Fatalf("heap_before %v, want the live heap in bytes: %s", line["heap_before"], raw)
+		}
+		if seen[line["chunk"].(float64)] {
+			t.Fatalf("two debug lines for chunk %v", line["chunk"])
 		}
 		seen[line["chunk"].(float64)] = true
 	}
-	if len(seen) != chunks {
-		t.Fatalf("debug lines for chunks %v, want one for each of %d", seen, chunks)
-	}
+	return seen
 }
