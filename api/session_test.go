@@ -47,7 +47,7 @@ func newBrowserFixtureOn(t *testing.T, f *fixture, opts browserOptions) *browser
 	if err != nil {
 		t.Fatal(err)
 	}
-	hub := jobs.NewStatusHub(f.pool, jobs.StatusHubConfig{ProgressInterval: 20 * time.Millisecond,
+	hub := jobs.NewStatusHub(f.pool, jobs.StatusHubConfig{
 		ReconnectDelay: 10 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
 	ctx, cancel := context.WithCancel(context.Background())
 	hubDone := make(chan struct{})

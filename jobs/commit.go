@@ -56,7 +56,7 @@ func (e *Engine) commitBatch(ctx context.Context, reqs []commitReq) []batchResul
 		for i := range reqs {
 			results[i].out = commitOut{applied: applied[i], outcome: reqs[i].outcome}
 		}
-		e.afterCommit(ctx, settling)
+		e.afterCommit(ctx, reqs, applied, settling)
 		return results
 	}
 	if len(reqs) > 1 {
@@ -83,7 +83,7 @@ func (e *Engine) commitOne(ctx context.Context, r commitReq) batchResult[commitO
 	if err != nil {
 		return batchResult[commitOut]{err: err}
 	}
-	e.afterCommit(ctx, settling)
+	e.afterCommit(ctx, one, applied, settling)
 	return batchResult[commitOut]{out: commitOut{applied: applied[0], outcome: one[0].outcome}}
 }
 
@@ -336,8 +336,14 @@ func shardOf(ctx context.Context, shards int) int {
 	return rand.N(shards)
 }
 
-// afterCommit finalizes the jobs whose last chunks may just have settled.
-func (e *Engine) afterCommit(ctx context.Context, settling []uuid.UUID) {
+// afterCommit announces the progress of the committed attempts' jobs and
+// finalizes the jobs whose last chunks may just have settled.
+func (e *Engine) afterCommit(ctx context.Context, reqs []commitReq, applied []bool, settling []uuid.UUID) {
+	for i, r := range reqs {
+		if applied[i] && (r.outcome == outcomeDone || r.outcome == outcomeFail) {
+			e.progress.touch(r.jobID)
+		}
+	}
 	if len(settling) == 0 {
 		return
 	}

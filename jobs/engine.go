@@ -77,6 +77,8 @@ type Engine struct {
 
 	mu  sync.RWMutex
 	ops map[string]Operation
+
+	progress *progressNotifier
 }
 
 // NewEngine returns an engine using pool for its state and broker for chunk
@@ -86,7 +88,8 @@ func NewEngine(pool *pgxpool.Pool, broker queue.Broker, cfg Config) (*Engine, er
 		return nil, errors.New("jobs: NewEngine needs a pool and a broker")
 	}
 	cfg = cfg.withDefaults()
-	return &Engine{pool: pool, broker: broker, cfg: cfg, log: cfg.Logger, ops: map[string]Operation{}}, nil
+	return &Engine{pool: pool, broker: broker, cfg: cfg, log: cfg.Logger, ops: map[string]Operation{},
+		progress: newProgressNotifier()}, nil
 }
 
 // Register makes op available to CreateJob and to workers. Every process

@@ -14,9 +14,6 @@ import (
 
 // StatusHubConfig tunes a StatusHub. The zero value gives the defaults.
 type StatusHubConfig struct {
-	// ProgressInterval is how often the hub compares the counters of the
-	// jobs that have subscribers (default 1 s); see StatusHub.
-	ProgressInterval time.Duration
 	// ReconnectDelay is the wait before the first attempt to reconnect a
 	// lost listening connection; it doubles on each failure up to
 	// maxReconnectDelay (default 100 ms).
@@ -33,9 +30,6 @@ const maxReconnectDelay = 10 * time.Second
 const HubApplicationName = "tallyq status hub"
 
 func (c StatusHubConfig) withDefaults() StatusHubConfig {
-	if c.ProgressInterval <= 0 {
-		c.ProgressInterval = time.Second
-	}
 	if c.ReconnectDelay <= 0 {
 		c.ReconnectDelay = 100 * time.Millisecond
 	}
@@ -51,13 +45,9 @@ func (c StatusHubConfig) withDefaults() StatusHubConfig {
 // are, and fans each notification out to the subscribers of its job.
 //
 // The engine notifies status changes (QUEUED → IN_PROGRESS, a stage
-// released, the terminal states, a retry), not every committed chunk: a
-// NOTIFY serialises the commits of all notifying transactions, which would
-// cost the chunk commits their throughput. So that progress bars move all
-// the same, the hub also reads the counters of the unfinished jobs that
-// have subscribers, all in one query every ProgressInterval, and signals
-// the subscribers of those whose counts moved: one read per process, not
-// one per subscriber.
+// released, the terminal states, a retry) inside the transactions that make
+// them, and committed progress after the chunk commits, at most every
+// progressNotifyInterval per worker process; so nothing polls.
 //
 // After a lost connection the hub reconnects and signals every subscriber,
 // since notifications may have been missed meanwhile.
@@ -174,24 +164,10 @@ func (h *StatusHub) signal(ids ...uuid.UUID) {
 	}
 }
 
-// watched returns the ids of the jobs that have subscribers.
-func (h *StatusHub) watched() []uuid.UUID {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	ids := make([]uuid.UUID, 0, len(h.subs))
-	for id := range h.subs {
-		ids = append(ids, id)
-	}
-	return ids
-}
-
 // Run listens and fans out until ctx is done, reconnecting whenever the
 // connection is lost; then every subscription is done. Run it once.
 func (h *StatusHub) Run(ctx context.Context) {
 	defer h.end()
-	var wg sync.WaitGroup
-	wg.Go(func() { h.watchProgress(ctx) })
-	defer wg.Wait()
 	delay := h.cfg.ReconnectDelay
 	for {
 		err := h.listen(ctx, func() { delay = h.cfg.ReconnectDelay })
@@ -250,73 +226,4 @@ func (h *StatusHub) listen(ctx context.Context, listening func()) error {
 		}
 		h.signal(id)
 	}
-}
-
-// progressMark is what the progress watch compares of a job.
-type progressMark struct {
-	status            Status
-	processed, failed int
-}
-
-// watchProgress signals the subscribers of unfinished jobs whose counters
-// moved, reading them every ProgressInterval while there are subscribers.
-func (h *StatusHub) watchProgress(ctx context.Context) {
-	t := time.NewTicker(h.cfg.ProgressInterval)
-	defer t.Stop()
-	seen := map[uuid.UUID]progressMark{}
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		ids := h.watched()
-		if len(ids) == 0 {
-			clear(seen)
-			continue
-		}
-		marks, err := readProgress(ctx, h.pool, ids)
-		if err != nil {
-			if ctx.Err() == nil {
-				h.log.Warn("read the progress of watched jobs", "error", err)
-			}
-			continue
-		}
-		var moved []uuid.UUID
-		for id, m := range marks {
-			// A job seen for the first time is signalled too: its
-			// subscriber may have read it before its last change.
-			if old, ok := seen[id]; !ok || old != m {
-				moved = append(moved, id)
-			}
-		}
-		seen = marks
-		if len(moved) > 0 {
-			h.signal(moved...)
-		}
-	}
-}
-
-// readProgress reads the status and counters of those of ids that are
-// unfinished.
-func readProgress(ctx context.Context, q queryer, ids []uuid.UUID) (map[uuid.UUID]progressMark, error) {
-	rows, err := q.Query(ctx, `SELECT j.job_id, j.status,
-		j.processed_chunks + coalesce(s.processed, 0), j.failed_chunks + coalesce(s.failed, 0)`+statusFrom+`
-		WHERE j.job_id = ANY($1) AND j.status IN ('QUEUED', 'IN_PROGRESS')`, ids)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	marks := map[uuid.UUID]progressMark{}
-	for rows.Next() {
-		var (
-			id uuid.UUID
-			m  progressMark
-		)
-		if err := rows.Scan(&id, &m.status, &m.processed, &m.failed); err != nil {
-			return nil, err
-		}
-		marks[id] = m
-	}
-	return marks, rows.Err()
 }

@@ -81,7 +81,7 @@ func hubBackends(t *testing.T, pool *pgxpool.Pool) []int32 {
 // a notification wakes the subscribers of its job and no others.
 func TestStatusHubFansOutByJob(t *testing.T) {
 	pool := testdb.New(t)
-	hub := NewStatusHub(pool, StatusHubConfig{ProgressInterval: time.Hour, Logger: testConfig().Logger})
+	hub := NewStatusHub(pool, StatusHubConfig{Logger: testConfig().Logger})
 	const jobsN, perJob = 10, 20
 	ids := make([]uuid.UUID, jobsN)
 	subs := make([][]*StatusSubscription, jobsN)
@@ -153,7 +153,7 @@ func TestStatusHubFansOutByJob(t *testing.T) {
 func TestStatusHubReconnects(t *testing.T) {
 	pool := testdb.New(t)
 	id := uuid.New()
-	hub := NewStatusHub(pool, StatusHubConfig{ProgressInterval: time.Hour, ReconnectDelay: 10 * time.Millisecond,
+	hub := NewStatusHub(pool, StatusHubConfig{ReconnectDelay: 10 * time.Millisecond,
 		Logger: testConfig().Logger})
 	sub := hub.Subscribe(id)
 	defer sub.Close()
@@ -183,27 +183,32 @@ func TestStatusHubReconnects(t *testing.T) {
 	}
 }
 
-// TestStatusHubWatchesProgress: counters that move without a notification
-// (committed chunks) wake the job's subscribers.
-func TestStatusHubWatchesProgress(t *testing.T) {
+// TestStatusHubSignalsCommittedProgress: every committed chunk reaches the
+// job's subscribers through the engine's progress notifications, without a
+// status change and without anything polling.
+func TestStatusHubSignalsCommittedProgress(t *testing.T) {
 	h := newHarness(t)
-	job := h.create(10)
-	hub := NewStatusHub(h.pool, StatusHubConfig{ProgressInterval: 10 * time.Millisecond, Logger: testConfig().Logger})
+	const chunks = 3
+	release := make(chan struct{})
+	h.op.gate = func(ctx context.Context, c Chunk) error {
+		select {
+		case <-release:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	job := h.create(chunks)
+	hub := NewStatusHub(h.pool, StatusHubConfig{Logger: testConfig().Logger})
 	sub := hub.Subscribe(job.JobID)
 	defer sub.Close()
-	// Only the progress watch runs: no notification can wake anyone.
-	inBackground(t, hub.watchProgress)
-	awaitSignal(t, sub, "when the watch first saw the job")
-
-	for n := 1; n <= 3; n++ {
-		if _, err := h.pool.Exec(context.Background(), `INSERT INTO job_counter_shards (job_id, shard, processed, failed)
-			VALUES ($1, 0, 1, 0) ON CONFLICT (job_id, shard) DO UPDATE SET processed = job_counter_shards.processed + 1`,
-			job.JobID); err != nil {
-			t.Fatal(err)
-		}
-		awaitSignal(t, sub, "after a chunk was counted")
-		if st := h.status(job.JobID); st.ProcessedChunks < n {
-			t.Fatalf("signalled, but processedChunks = %d < %d", st.ProcessedChunks, n)
+	inBackground(t, hub.Run)
+	awaitSignal(t, sub, "when the hub started listening")
+	h.start(1) // one slot: the chunks commit one at a time
+	for n := 1; n <= chunks; n++ {
+		release <- struct{}{}
+		for h.status(job.JobID).ProcessedChunks < n {
+			awaitSignal(t, sub, "after a chunk was committed")
 		}
 	}
 }

@@ -61,11 +61,17 @@ func (e *Engine) RunWorkers(ctx context.Context, cfg WorkerConfig) error {
 	w.commits = newBatcher(bctx, commitLoops, maxBatch, e.commitBatch)
 	hbDone := make(chan struct{})
 	go func() { defer close(hbDone); w.heartbeat(bctx) }()
+	// The notifier stops after the last commit, so that it announces it.
+	nctx, stopNotifier := context.WithCancel(context.WithoutCancel(ctx))
+	notifierDone := make(chan struct{})
+	go func() { defer close(notifierDone); e.progress.run(nctx, e.pool, e.log) }()
 	defer func() {
 		stopBatchers()
 		w.claims.wait()
 		w.commits.wait()
 		<-hbDone
+		stopNotifier()
+		<-notifierDone
 	}()
 
 	// The broker stops when told to, below, not when ctx ends: River would
