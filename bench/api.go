@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	mrand "math/rand/v2"
 	"net"
@@ -35,13 +34,10 @@ type APIConfig struct {
 	Interval time.Duration `json:"interval"`
 	// Idle is how long the anchor polls the completed job, nothing running.
 	Idle time.Duration `json:"idle"`
-	// Tallyq is the binary that runs `tallyq serve`.
-	Tallyq string `json:"tallyq"`
-	// DatabaseURL is for the server; it holds a password.
-	DatabaseURL  string           `json:"-"`
-	ServerOutput io.Writer        `json:"-"`
-	Logger       *slog.Logger     `json:"-"`
-	Progress     func(msg string) `json:"-"`
+	// Processes runs `tallyq serve`.
+	Processes
+	Logger   *slog.Logger     `json:"-"`
+	Progress func(msg string) `json:"-"`
 }
 
 // Latency summarizes the status requests of one phase.
@@ -154,8 +150,7 @@ func startServer(ctx context.Context, cfg APIConfig) (*apiServer, error) {
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	s := &apiServer{base: "http://" + addr, token: hex.EncodeToString(tok),
 		client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: cfg.Pollers, MaxIdleConns: cfg.Pollers}}}
-	s.proc, err = startProcess(cfg.Tallyq, cfg.DatabaseURL, cfg.ServerOutput,
-		[]string{"serve", "--http-addr", addr, "--workers", strconv.Itoa(cfg.Workers), "--log-level", "error", "--log-format", "text"},
+	s.proc, err = cfg.start([]string{"serve", "--http-addr", addr, "--workers", strconv.Itoa(cfg.Workers), "--log-level", "error", "--log-format", "text"},
 		"TALLYQ_ADMIN_TOKEN="+s.token)
 	if err != nil {
 		return nil, err

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"slices"
@@ -22,19 +21,14 @@ type MemoryConfig struct {
 	// sizes each is tallied with.
 	Sizes      []int
 	ChunkSizes []int
-	// Tallyq is the tallyq binary that runs the worker process.
-	Tallyq string
-	// DatabaseURL is the database's URL, for the worker process; it holds
-	// a password, so it stays out of the JSON.
-	DatabaseURL string `json:"-"`
+	// Processes runs the worker processes.
+	Processes
 	// Concurrency and MemoryBudget are the worker's --concurrency and
 	// --memory-budget.
 	Concurrency  int
 	MemoryBudget string
 	// Logger receives this process's River and engine logs.
 	Logger *slog.Logger `json:"-"`
-	// WorkerOutput receives the worker process's stdout and stderr (nil: discarded).
-	WorkerOutput io.Writer `json:"-"`
 	// Progress, when set, is told what the scenario is doing.
 	Progress func(msg string) `json:"-"`
 }
@@ -109,7 +103,7 @@ func RunMemory(ctx context.Context, pool *pgxpool.Pool, cfg MemoryConfig) (Memor
 func (s *electionService) memoryRun(ctx context.Context, cfg MemoryConfig, id int64, ballots, chunkSize int) (MemoryRun, error) {
 	run := MemoryRun{Ballots: ballots, ChunkSize: chunkSize}
 	t, hwm, err := s.tallyInProcesses(ctx, id, ballots, false, chunkSize, 1, func() (*tallyqProcess, error) {
-		return startProcess(cfg.Tallyq, cfg.DatabaseURL, cfg.WorkerOutput, workerArgs(cfg.Concurrency, cfg.MemoryBudget))
+		return cfg.start(workerArgs(cfg.Concurrency, cfg.MemoryBudget))
 	})
 	if err != nil {
 		return run, err

@@ -50,12 +50,17 @@ func buildTallyq(t *testing.T) string {
 	return bin
 }
 
+// testProcesses starts the built tallyq on the test's database.
+func testProcesses(t *testing.T) Processes {
+	return Processes{Tallyq: buildTallyq(t), DatabaseURL: testdb.URL(t), Output: os.Stderr}
+}
+
 // TestMemoryScenarioTiny runs the memory scenario at tiny sizes, with real
 // worker processes, so that it keeps working; it asserts no memory figure.
 func TestMemoryScenarioTiny(t *testing.T) {
 	pool := testdb.New(t, testdb.WithMaxConns(10))
 	cfg := MemoryConfig{Pool: tinyPool(t), Sizes: []int{20, 30}, ChunkSizes: []int{3, 50},
-		Tallyq: buildTallyq(t), DatabaseURL: testdb.URL(t), Concurrency: 2, MemoryBudget: "256MiB", WorkerOutput: os.Stderr}
+		Processes: testProcesses(t), Concurrency: 2, MemoryBudget: "256MiB"}
 	res, err := RunMemory(context.Background(), pool, cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -24,16 +24,26 @@ func workerArgs(concurrency int, memoryBudget string) []string {
 		"--log-level", "error", "--log-format", "text"}
 }
 
-// startProcess runs `tallyq args...` on the database; output receives its
-// stdout and stderr (nil: discarded); env adds variables.
-func startProcess(tallyq, databaseURL string, output io.Writer, args []string, env ...string) (*tallyqProcess, error) {
-	cmd := exec.Command(tallyq, args...)
-	cmd.Env = append(append(os.Environ(), "TALLYQ_DATABASE_URL="+databaseURL), env...)
-	if output != nil {
-		cmd.Stdout, cmd.Stderr = output, output
+// Processes says how a scenario starts tallyq processes (workers, a server).
+type Processes struct {
+	// Tallyq is the binary.
+	Tallyq string `json:"tallyq"`
+	// DatabaseURL is the processes' database; it holds a password, so it
+	// stays out of the JSON.
+	DatabaseURL string `json:"-"`
+	// Output receives their stdout and stderr (nil: discarded).
+	Output io.Writer `json:"-"`
+}
+
+// start runs `tallyq args...` on the database; env adds variables.
+func (p Processes) start(args []string, env ...string) (*tallyqProcess, error) {
+	cmd := exec.Command(p.Tallyq, args...)
+	cmd.Env = append(append(os.Environ(), "TALLYQ_DATABASE_URL="+p.DatabaseURL), env...)
+	if p.Output != nil {
+		cmd.Stdout, cmd.Stderr = p.Output, p.Output
 	}
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s %s: %w", tallyq, args[0], err)
+		return nil, fmt.Errorf("start %s %s: %w", p.Tallyq, args[0], err)
 	}
 	w := &tallyqProcess{cmd: cmd, exited: make(chan struct{})}
 	go func() {

@@ -195,7 +195,7 @@ func (r *Results) rows() []row {
 			config: fmt.Sprintf("one transaction; creating process: %s before, peak VmHWM %s", mib(c.StartRSSMiB), mib(c.VmHWMMiB))})
 	}
 	if s := r.Scale; s != nil {
-		add(ratioRow("scale", fmt.Sprintf("verified tally ballots/s, %d worker processes", s.Config.Processes), perSec(s.ManyMedian), "1 process "+perSec(s.OneMedian),
+		add(ratioRow("scale", fmt.Sprintf("verified tally ballots/s, %d worker processes", s.Config.Scaled), perSec(s.ManyMedian), "1 process "+perSec(s.OneMedian),
 			s.Speedup, 1.7, fmt.Sprintf("%d ballots, chunks of %d, `--concurrency 1` each, %d rounds", s.Config.Ballots, s.Config.ChunkSize, s.Config.Rounds)))
 	}
 	if a := r.API; a != nil {

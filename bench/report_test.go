@@ -23,7 +23,7 @@ func TestWriteReport(t *testing.T) {
 			Broker: "river", Guardians: 5, Quorum: 3, TallySeconds: 40, TallyChunks: 200, DecryptionSeconds: []float64{10, 11, 12},
 			CompensationSeconds: 50, CombineSeconds: 30, TotalSeconds: 160,
 			Exps: PipelineExps{Measured: 50000, PerChunk: 100000, TallySelections: 12, SpoiledSelections: 1600, Ratio: 2}},
-		Scale:  &ScaleResult{Config: ScaleConfig{Ballots: 300, ChunkSize: 10, Processes: 2, Rounds: 1}, OneMedian: 10, ManyMedian: 18, Speedup: 1.8},
+		Scale:  &ScaleResult{Config: ScaleConfig{Ballots: 300, ChunkSize: 10, Scaled: 2, Rounds: 1}, OneMedian: 10, ManyMedian: 18, Speedup: 1.8},
 		API:    &APIResult{Config: APIConfig{Pollers: 200, Interval: 250 * time.Millisecond, Workers: 2, Ballots: 300}, Busy: Latency{Requests: 900, P50Ms: 2, P99Ms: 10}, Idle: Latency{Requests: 100, P50Ms: 1, P99Ms: 4}, Ratio: 2.5, JobSeconds: 12},
 		Create: &CreateResult{Config: CreateConfig{Chunks: 1000000}, CreateSeconds: 8, RawRiverSeconds: 6, Ratio: 0.75, StartRSSMiB: 20, VmHWMMiB: 120},
 	}

@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -16,22 +15,19 @@ type ScaleConfig struct {
 	// both processes have chunks to take).
 	Ballots   int `json:"ballots"`
 	ChunkSize int `json:"chunkSize"`
-	// Processes is the worker processes of the scaled run (the anchor runs
+	// Scaled is the worker processes of the scaled run (the anchor runs
 	// one), each with --concurrency 1.
-	Processes int `json:"processes"`
+	Scaled int `json:"processes"`
 	// Rounds alternates the anchor and the scaled run this many times.
 	Rounds int `json:"rounds"`
-	// Tallyq is the binary that runs the worker processes.
-	Tallyq string `json:"tallyq"`
-	// DatabaseURL is for the worker processes; it holds a password.
-	DatabaseURL  string           `json:"-"`
-	WorkerOutput io.Writer        `json:"-"`
-	Logger       *slog.Logger     `json:"-"`
-	Progress     func(msg string) `json:"-"`
+	// Processes runs the worker processes.
+	Processes
+	Logger   *slog.Logger     `json:"-"`
+	Progress func(msg string) `json:"-"`
 }
 
 // ScaleResult is the outcome of the scale scenario: verified tally rates
-// (ballots/s) with one worker process and with Processes of them.
+// (ballots/s) with one worker process and with Scaled of them.
 type ScaleResult struct {
 	Config   ScaleConfig       `json:"config"`
 	Postgres map[string]string `json:"postgres"`
@@ -46,10 +42,10 @@ type ScaleResult struct {
 
 // RunScale tallies a verified election (CPU-bound: every proof is checked)
 // with one `tallyq worker --concurrency 1` process, then with
-// cfg.Processes of them, alternating, and compares the rates.
+// cfg.Scaled of them, alternating, and compares the rates.
 func RunScale(ctx context.Context, pool *pgxpool.Pool, cfg ScaleConfig) (ScaleResult, error) {
 	res := ScaleResult{Config: cfg}
-	if cfg.Ballots < 1 || cfg.ChunkSize < 1 || cfg.Processes < 1 || cfg.Rounds < 1 {
+	if cfg.Ballots < 1 || cfg.ChunkSize < 1 || cfg.Scaled < 1 || cfg.Rounds < 1 {
 		return res, fmt.Errorf("scale scenario: ballots, chunk size, processes and rounds must be positive: %+v", cfg)
 	}
 	b, err := startElectionBench(ctx, pool, cfg.Pool, serviceConfig{}, cfg.Logger, cfg.Progress)
@@ -62,10 +58,10 @@ func RunScale(ctx context.Context, pool *pgxpool.Pool, cfg ScaleConfig) (ScaleRe
 		return res, err
 	}
 	start := func() (*tallyqProcess, error) {
-		return startProcess(cfg.Tallyq, cfg.DatabaseURL, cfg.WorkerOutput, workerArgs(1, "256MiB"))
+		return cfg.start(workerArgs(1, "256MiB"))
 	}
 	for round := range cfg.Rounds {
-		for _, n := range []int{1, cfg.Processes} {
+		for _, n := range []int{1, cfg.Scaled} {
 			t, _, err := b.tallyInProcesses(ctx, id, cfg.Ballots, true, cfg.ChunkSize, n, start)
 			if err != nil {
 				return res, fmt.Errorf("verified tally with %d worker processes: %w", n, err)

@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"os"
 	"testing"
 	"time"
 
@@ -13,8 +12,8 @@ import (
 // at a tiny size; it checks the run, never the speedup.
 func TestScaleScenarioTiny(t *testing.T) {
 	pool := testdb.New(t, testdb.WithMaxConns(10))
-	res, err := RunScale(context.Background(), pool, ScaleConfig{Pool: tinyPool(t), Ballots: 12, ChunkSize: 2, Processes: 2, Rounds: 1,
-		Tallyq: buildTallyq(t), DatabaseURL: testdb.URL(t), WorkerOutput: os.Stderr})
+	res, err := RunScale(context.Background(), pool, ScaleConfig{Pool: tinyPool(t), Ballots: 12, ChunkSize: 2, Scaled: 2, Rounds: 1,
+		Processes: testProcesses(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,7 +28,7 @@ func TestAPIScenarioTiny(t *testing.T) {
 	pool := testdb.New(t, testdb.WithMaxConns(10))
 	res, err := RunAPI(context.Background(), pool, APIConfig{Pool: tinyPool(t), Ballots: 30, ChunkSize: 3, Workers: 1,
 		Pollers: 5, Interval: 5 * time.Millisecond, Idle: 200 * time.Millisecond,
-		Tallyq: buildTallyq(t), DatabaseURL: testdb.URL(t), ServerOutput: os.Stderr})
+		Processes: testProcesses(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

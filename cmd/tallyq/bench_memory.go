@@ -43,6 +43,11 @@ func (o *tallyqBinary) register(fs *flagSet) {
 	fs.StringEnv(&o.path, "tallyq", "TALLYQ_BENCH_TALLYQ", "", "the tallyq `binary` that runs the worker or server processes (default: this one)")
 }
 
+// processes starts the binary on the database, its output to e.stderr.
+func (o *tallyqBinary) processes(e *env, databaseURL string) bench.Processes {
+	return bench.Processes{Tallyq: o.path, DatabaseURL: databaseURL, Output: e.stderr}
+}
+
 func (o *tallyqBinary) validate() error {
 	if o.path == "" {
 		self, err := os.Executable()
@@ -98,8 +103,8 @@ func (o *memoryBenchOptions) slots() int { return 1 }
 
 func (o *memoryBenchOptions) run(ctx context.Context, e *env, pool *pgxpool.Pool, logger *slog.Logger) (any, error) {
 	res, err := bench.RunMemory(ctx, pool, bench.MemoryConfig{Pool: o.pool.config(), Sizes: o.sizes, ChunkSizes: o.chunkSizes,
-		Tallyq: o.tallyq.path, DatabaseURL: o.databaseURL, Concurrency: o.concurrency, MemoryBudget: o.memoryBudget.String(),
-		Logger: logger, WorkerOutput: e.stderr, Progress: progressTo(e)})
+		Processes: o.tallyq.processes(e, o.databaseURL), Concurrency: o.concurrency, MemoryBudget: o.memoryBudget.String(),
+		Logger: logger, Progress: progressTo(e)})
 	if err != nil {
 		return nil, err
 	}

@@ -170,8 +170,7 @@ func (o *scaleBenchOptions) validate() error {
 
 func (o *scaleBenchOptions) run(ctx context.Context, e *env, pool *pgxpool.Pool, logger *slog.Logger) (any, error) {
 	res, err := bench.RunScale(ctx, pool, bench.ScaleConfig{Pool: o.pool.config(), Ballots: o.ballots, ChunkSize: o.chunkSize,
-		Processes: o.processes, Rounds: o.rounds, Tallyq: o.tallyq.path, DatabaseURL: o.databaseURL,
-		WorkerOutput: e.stderr, Logger: logger, Progress: progressTo(e)})
+		Scaled: o.processes, Rounds: o.rounds, Processes: o.tallyq.processes(e, o.databaseURL), Logger: logger, Progress: progressTo(e)})
 	if err != nil {
 		return nil, err
 	}
@@ -181,7 +180,7 @@ func (o *scaleBenchOptions) run(ctx context.Context, e *env, pool *pgxpool.Pool,
 		c.Ballots, c.Pool.Group, res.PoolSize, c.ChunkSize, c.Rounds, runtime.NumCPU())
 	printPostgres(w, res.Postgres)
 	fmt.Fprintf(w, "1 process, ballots/s\t%s (median %.1f)\n", rates1(res.OnePerSec), res.OneMedian)
-	fmt.Fprintf(w, "%d processes, ballots/s\t%s (median %.1f)\n", c.Processes, rates1(res.ManyPerSec), res.ManyMedian)
+	fmt.Fprintf(w, "%d processes, ballots/s\t%s (median %.1f)\n", c.Scaled, rates1(res.ManyPerSec), res.ManyMedian)
 	fmt.Fprintf(w, "speedup\t%.2f\n", res.Speedup)
 	w.Flush()
 	return res, nil
@@ -221,8 +220,8 @@ func (o *apiBenchOptions) validate() error {
 
 func (o *apiBenchOptions) run(ctx context.Context, e *env, pool *pgxpool.Pool, logger *slog.Logger) (any, error) {
 	res, err := bench.RunAPI(ctx, pool, bench.APIConfig{Pool: o.pool.config(), Ballots: o.ballots, ChunkSize: o.chunkSize,
-		Workers: o.workers, Pollers: o.pollers, Interval: o.interval, Idle: o.idle, Tallyq: o.tallyq.path,
-		DatabaseURL: o.databaseURL, ServerOutput: e.stderr, Logger: logger, Progress: progressTo(e)})
+		Workers: o.workers, Pollers: o.pollers, Interval: o.interval, Idle: o.idle,
+		Processes: o.tallyq.processes(e, o.databaseURL), Logger: logger, Progress: progressTo(e)})
 	if err != nil {
 		return nil, err
 	}
