@@ -144,6 +144,12 @@ func (s *stack) guardianFile(i int) string {
 // status and body.
 func (s *stack) call(t *testing.T, method, path string, body any) (int, []byte) {
 	t.Helper()
+	return s.request(t, method, path, body, "Bearer "+s.token)
+}
+
+// request sends a request with the Authorization header auth, if any.
+func (s *stack) request(t *testing.T, method, path string, body any, auth string) (int, []byte) {
+	t.Helper()
 	var r io.Reader
 	if body != nil {
 		raw, err := json.Marshal(body)
@@ -156,7 +162,9 @@ func (s *stack) call(t *testing.T, method, path string, body any) (int, []byte) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Authorization", "Bearer "+s.token)
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -177,6 +185,13 @@ func (s *stack) call(t *testing.T, method, path string, body any) (int, []byte) 
 func (s *stack) apiError(t *testing.T, method, path string, body any) string {
 	t.Helper()
 	status, out := s.call(t, method, path, body)
+	return readError(t, method, path, status, out)
+}
+
+// readError returns the message of an error response, failing the test on
+// anything else.
+func readError(t *testing.T, method, path string, status int, out []byte) string {
+	t.Helper()
 	var e struct {
 		Error struct{ Message string } `json:"error"`
 	}
@@ -361,6 +376,9 @@ type jobView struct {
 	Retry   bool    `json:"retry"`
 }
 
+// errorBanner is the text of the page's error banner while it shows.
+const errorBanner = `(() => { const e = document.getElementById('error'); return e.hidden ? '' : e.textContent; })()`
+
 // Conditions on a jobView j.
 const (
 	jobEnded = `['COMPLETED', 'FAILED', 'CANCELLED'].includes(j.status)`
@@ -447,8 +465,19 @@ func TestBrowserElectionFlow(t *testing.T) {
 		}
 	}()
 
-	// Sign in: no session yet, so the page asks for the token.
+	// Sign in: no session yet, so the page asks for the token. A wrong
+	// token gets the API's refusal.
 	a.do(t, "open the page", chromedp.Navigate(s.base+"/"), chromedp.WaitVisible(chromedp.CSS("#token")))
+	wrong := randomHex(t, 32)
+	status, out := s.request(t, http.MethodPost, "/api/session", map[string]string{"token": wrong}, "")
+	refusal := readError(t, http.MethodPost, "/api/session", status, out)
+	a.do(t, "sign in with a wrong token", chromedp.SendKeys(chromedp.CSS("#token"), wrong), chromedp.Click(chromedp.CSS("#sign-in")))
+	if got := waitFor[string](t, a, "the sign-in error", errorBanner); got != refusal {
+		t.Errorf("a wrong token shows %q; want the API's message %q", got, refusal)
+	}
+	if got := eval[string](t, a, `document.getElementById('token').value`); got != "" {
+		t.Errorf("the token field still holds %d characters after signing in", len(got))
+	}
 	a.do(t, "sign in", chromedp.SendKeys(chromedp.CSS("#token"), s.token), chromedp.Click(chromedp.CSS("#sign-in")))
 	row := fmt.Sprintf(`tr[data-election-id="%d"] a[data-testid="open-election"]`, s.electionID)
 	a.do(t, "see the elections", chromedp.WaitVisible(chromedp.CSS(row)))
@@ -611,7 +640,7 @@ func checkDecryptionError(t *testing.T, tb *tab, s *stack) {
 	tb.chooseFile(t, s.guardianFile(0), synth.GuardianID(0))
 	tb.do(t, "decrypt as the wrong guardian", chromedp.SetValue(chromedp.CSS("#guardian-select"), synth.GuardianID(2)),
 		chromedp.Click(chromedp.CSS("#start-decryption")))
-	got := waitFor[string](t, tb, "the error banner", `(() => { const e = document.getElementById('error'); return e.hidden ? '' : e.textContent; })()`)
+	got := waitFor[string](t, tb, "the error banner", errorBanner)
 	if got != msg {
 		t.Errorf("the page shows %q; want the API's message %q", got, msg)
 	}

@@ -149,10 +149,9 @@ async function signIn(event) {
   event.preventDefault();
   const input = $('token');
   const token = input.value.trim();
+  input.value = ''; // the page keeps no token, whether it is right or not
   await action($('sign-in'), async () => {
-    const session = await api('POST', '/api/session', { json: { token } });
-    input.value = '';
-    signedIn(session);
+    signedIn(await api('POST', '/api/session', { json: { token } }));
   });
 }
 
