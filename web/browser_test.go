@@ -464,63 +464,10 @@ func TestBrowserElectionFlow(t *testing.T) {
 			a.screenshot(t, "failure-tab-a.png")
 		}
 	}()
-
-	// Sign in: no session yet, so the page asks for the token. A wrong
-	// token gets the API's refusal.
-	a.do(t, "open the page", chromedp.Navigate(s.base+"/"), chromedp.WaitVisible(chromedp.CSS("#token")))
-	wrong := randomHex(t, 32)
-	status, out := s.request(t, http.MethodPost, "/api/session", map[string]string{"token": wrong}, "")
-	refusal := readError(t, http.MethodPost, "/api/session", status, out)
-	a.do(t, "sign in with a wrong token", chromedp.SendKeys(chromedp.CSS("#token"), wrong), chromedp.Click(chromedp.CSS("#sign-in")))
-	if got := waitFor[string](t, a, "the sign-in error", errorBanner); got != refusal {
-		t.Errorf("a wrong token shows %q; want the API's message %q", got, refusal)
-	}
-	if got := eval[string](t, a, `document.getElementById('token').value`); got != "" {
-		t.Errorf("the token field still holds %d characters after signing in", len(got))
-	}
-	a.do(t, "sign in", chromedp.SendKeys(chromedp.CSS("#token"), s.token), chromedp.Click(chromedp.CSS("#sign-in")))
-	row := fmt.Sprintf(`tr[data-election-id="%d"] a[data-testid="open-election"]`, s.electionID)
-	a.do(t, "see the elections", chromedp.WaitVisible(chromedp.CSS(row)))
-	checkSessionCookie(t, a, s)
-
-	// The election: OPEN; its tally waits for a worker, followed over SSE.
-	a.do(t, "open the election", chromedp.Click(chromedp.CSS(row)))
-	waitFor[bool](t, a, "the election's state OPEN", `document.getElementById('election-state').textContent === 'OPEN'`)
-	tally := jobSelector("TALLY", "")
-	a.do(t, "start the tally", chromedp.Click(chromedp.CSS("#start-tally")))
-	queued := a.waitJob(t, tally, jobWaits+` && j.live === 'sse'`)
-
-	// A cancelled job shows why and a Retry button, which re-queues it.
-	if status, body := s.call(t, http.MethodPost, "/api/jobs/"+queued.ID+"/cancel", map[string]string{"reason": "browser test"}); status != http.StatusOK {
-		t.Fatalf("cancel the tally: %d %s", status, body)
-	}
-	cancelled := a.waitJob(t, tally, `j.status === 'CANCELLED'`)
-	if !cancelled.Retry || cancelled.Error == "" {
-		t.Errorf("a cancelled job shows error %q and retry %v; want a message and a Retry button", cancelled.Error, cancelled.Retry)
-	}
-	a.do(t, "retry the tally", chromedp.Click(chromedp.CSS(tally+` [data-testid="job-retry"]`)))
-	a.waitJob(t, tally, jobWaits+` && j.live === 'sse'`)
-	worker := s.startWorker(t)
-	a.waitJobCompleted(t, tally, "sse")
-	waitFor[bool](t, a, "the election's state TALLIED", `document.getElementById('election-state').textContent === 'TALLIED'`)
-
+	signIn(t, a, s)
+	worker := tallyWithRetry(t, a, s)
 	checkBallotLookup(t, a, s)
-
-	// Guardian 1 decrypts on the server from its private record; a record
-	// sent as another guardian's shows the API's refusal.
-	first := synth.GuardianID(0)
-	a.chooseFile(t, s.guardianFile(0), first)
-	a.do(t, "start guardian-1's decryption", chromedp.Click(chromedp.CSS("#start-decryption")))
-	a.waitJobCompleted(t, jobSelector("DECRYPTION", first), "")
-	a.waitDecrypted(t, first)
-	checkDecryptionError(t, a, s)
-
-	// Guardian 2 decrypts offline, compensating for the missing guardian 3,
-	// and uploads its shares file.
-	second, missing := synth.GuardianID(1), synth.GuardianID(2)
-	a.chooseFile(t, s.offlineShares(t, 1, missing), second)
-	a.do(t, "upload guardian-2's shares", chromedp.Click(chromedp.CSS("#upload-shares")))
-	a.waitDecrypted(t, second)
+	decryptTwoWays(t, a, s)
 	if code := worker.stop(t); code != 0 {
 		t.Errorf("the worker exited %d after SIGTERM", code)
 	}
@@ -564,6 +511,77 @@ func TestBrowserElectionFlow(t *testing.T) {
 	if strings.Contains(s.serve.log(), s.token) {
 		t.Error("the server's log holds the admin token")
 	}
+}
+
+// signIn opens the page, which asks for the token as there is no session
+// yet, tries a wrong token (the page shows the API's refusal), then signs
+// in and checks the session cookie.
+func signIn(t *testing.T, tb *tab, s *stack) {
+	t.Helper()
+	tb.do(t, "open the page", chromedp.Navigate(s.base+"/"), chromedp.WaitVisible(chromedp.CSS("#token")))
+	wrong := randomHex(t, 32)
+	status, out := s.request(t, http.MethodPost, "/api/session", map[string]string{"token": wrong}, "")
+	refusal := readError(t, http.MethodPost, "/api/session", status, out)
+	tb.do(t, "sign in with a wrong token", chromedp.SendKeys(chromedp.CSS("#token"), wrong), chromedp.Click(chromedp.CSS("#sign-in")))
+	if got := waitFor[string](t, tb, "the sign-in error", errorBanner); got != refusal {
+		t.Errorf("a wrong token shows %q; want the API's message %q", got, refusal)
+	}
+	if got := eval[string](t, tb, `document.getElementById('token').value`); got != "" {
+		t.Errorf("the token field still holds %d characters after a sign-in", len(got))
+	}
+	tb.do(t, "sign in", chromedp.SendKeys(chromedp.CSS("#token"), s.token), chromedp.Click(chromedp.CSS("#sign-in")))
+	tb.do(t, "see the elections", chromedp.WaitVisible(chromedp.CSS(electionLink(s))))
+	checkSessionCookie(t, tb, s)
+}
+
+func electionLink(s *stack) string {
+	return fmt.Sprintf(`tr[data-election-id="%d"] a[data-testid="open-election"]`, s.electionID)
+}
+
+// tallyWithRetry opens the OPEN election and starts its tally, followed
+// over SSE; the job waits for a worker, so cancelling it shows the
+// cancelled job with a Retry button, which re-queues it. A worker then runs
+// it to 100 %. It returns the worker.
+func tallyWithRetry(t *testing.T, tb *tab, s *stack) *process {
+	t.Helper()
+	tb.do(t, "open the election", chromedp.Click(chromedp.CSS(electionLink(s))))
+	waitFor[bool](t, tb, "the election's state OPEN", `document.getElementById('election-state').textContent === 'OPEN'`)
+	tally := jobSelector("TALLY", "")
+	tb.do(t, "start the tally", chromedp.Click(chromedp.CSS("#start-tally")))
+	queued := tb.waitJob(t, tally, jobWaits+` && j.live === 'sse'`)
+
+	if status, body := s.call(t, http.MethodPost, "/api/jobs/"+queued.ID+"/cancel", map[string]string{"reason": "browser test"}); status != http.StatusOK {
+		t.Fatalf("cancel the tally: %d %s", status, body)
+	}
+	cancelled := tb.waitJob(t, tally, `j.status === 'CANCELLED'`)
+	if !cancelled.Retry || cancelled.Error == "" {
+		t.Errorf("a cancelled job shows error %q and retry %v; want a message and a Retry button", cancelled.Error, cancelled.Retry)
+	}
+	tb.do(t, "retry the tally", chromedp.Click(chromedp.CSS(tally+` [data-testid="job-retry"]`)))
+	tb.waitJob(t, tally, jobWaits+` && j.live === 'sse'`)
+	worker := s.startWorker(t)
+	tb.waitJobCompleted(t, tally, "sse")
+	waitFor[bool](t, tb, "the election's state TALLIED", `document.getElementById('election-state').textContent === 'TALLIED'`)
+	return worker
+}
+
+// decryptTwoWays has guardian 1 decrypt on the server from its private
+// record (and sees a record sent as another guardian's refused), and
+// guardian 2 decrypt offline, compensating for the missing guardian 3, and
+// upload its shares file.
+func decryptTwoWays(t *testing.T, tb *tab, s *stack) {
+	t.Helper()
+	first := synth.GuardianID(0)
+	tb.chooseFile(t, s.guardianFile(0), first)
+	tb.do(t, "start guardian-1's decryption", chromedp.Click(chromedp.CSS("#start-decryption")))
+	tb.waitJobCompleted(t, jobSelector("DECRYPTION", first), "")
+	tb.waitDecrypted(t, first)
+	checkDecryptionError(t, tb, s)
+
+	second, missing := synth.GuardianID(1), synth.GuardianID(2)
+	tb.chooseFile(t, s.offlineShares(t, 1, missing), second)
+	tb.do(t, "upload guardian-2's shares", chromedp.Click(chromedp.CSS("#upload-shares")))
+	tb.waitDecrypted(t, second)
 }
 
 // checkSessionCookie checks that the session lives in an HttpOnly,
