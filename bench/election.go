@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/tallyq/tallyq/eg/record"
 	"github.com/tallyq/tallyq/internal/seal"
 	"github.com/tallyq/tallyq/jobs"
 	"github.com/tallyq/tallyq/jobs/election"
@@ -160,6 +162,32 @@ func (b *electionBench) ingest(ctx context.Context, s Shape, path ingestPath) (i
 		b.progress(fmt.Sprintf("%s %d ballots (%d spoiled) in %.1f s (%.0f ballots/s)", how, s.Ballots, s.Spoiled, d.Seconds(), float64(s.Ballots)/d.Seconds()))
 	}
 	return id, d, err
+}
+
+// reuse finds the latest election made from the pool with exactly the
+// shape s that is OPEN or TALLIED (ingested by an earlier scenario, not yet
+// decrypted), resets its tally, and returns its id; found is false when
+// there is none.
+func (b *electionBench) reuse(ctx context.Context, s Shape) (id int64, found bool, err error) {
+	err = b.pool.QueryRow(ctx, `SELECT election_id FROM elections e
+		WHERE created_by = $1 AND ballot_count = $2 AND state IN ('OPEN', 'TALLIED')
+		AND (SELECT count(*) FROM ballots WHERE election_id = e.election_id AND state = $4) = $3
+		ORDER BY election_id DESC LIMIT 1`, b.ballots.creator(), s.Ballots, s.Spoiled, int16(record.BallotSpoiled)).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("look for an election of %d ballots to reuse: %w", s.Ballots, err)
+	}
+	var chunkSize int
+	if err := b.pool.QueryRow(ctx, `SELECT chunk_size FROM elections WHERE election_id = $1`, id).Scan(&chunkSize); err != nil {
+		return 0, false, err
+	}
+	if err := resetTally(ctx, b.pool, id, false, chunkSize); err != nil {
+		return 0, false, err
+	}
+	b.progress(fmt.Sprintf("reusing election %d: %d ballots (%d spoiled) from an earlier scenario", id, s.Ballots, s.Spoiled))
+	return id, true, nil
 }
 
 // resetTally returns a tallied election to OPEN with no tally, verifying

@@ -21,6 +21,9 @@ type MemoryConfig struct {
 	// sizes each is tallied with.
 	Sizes      []int
 	ChunkSizes []int
+	// Spoiled is how many ballots of each election are spoiled (the
+	// pipeline scenario can then reuse the largest one).
+	Spoiled int
 	// Processes runs the worker processes.
 	Processes
 	// Concurrency and MemoryBudget are the worker's --concurrency and
@@ -72,7 +75,7 @@ func RunMemory(ctx context.Context, pool *pgxpool.Pool, cfg MemoryConfig) (Memor
 	}
 	res.Postgres, res.PoolInfo, res.Config.Pool = b.postgres, b.poolInfo(), b.ballots.Config
 	for _, size := range cfg.Sizes {
-		id, ingest, err := b.ingest(ctx, Shape{Ballots: size}, viaChecked)
+		id, ingest, err := b.ingest(ctx, Shape{Ballots: size, Spoiled: min(cfg.Spoiled, size)}, viaChecked)
 		if err != nil {
 			return res, err
 		}

@@ -29,6 +29,10 @@ type PipelineConfig struct {
 	// Workers is the in-process worker slots; ChunkSize the tally's.
 	Workers   int `json:"workers"`
 	ChunkSize int `json:"chunkSize"`
+	// Reuse takes an election of this shape that an earlier scenario made
+	// from the same pool (see the memory scenario's Spoiled) instead of
+	// ingesting one, when there is one.
+	Reuse bool `json:"reuse"`
 	// AMQPURL selects the RabbitMQ broker on that node; "" selects River.
 	// It holds a password, so it stays out of the JSON.
 	AMQPURL string `json:"-"`
@@ -55,8 +59,10 @@ type PipelineResult struct {
 	PoolInfo
 	Guardians int `json:"guardians"`
 	Quorum    int `json:"quorum"`
-	// IngestSeconds is the checked-copies ingest (not part of the pipeline).
+	// IngestSeconds is the checked-copies ingest (not part of the pipeline);
+	// Reused is true when an earlier scenario's election was taken instead.
 	IngestSeconds float64 `json:"ingestSeconds"`
+	Reused        bool    `json:"reused"`
 	TallySeconds  float64 `json:"tallySeconds"`
 	TallyChunks   int     `json:"tallyChunks"`
 	// DecryptionSeconds are the guardians' decryption jobs, in order.
@@ -111,11 +117,24 @@ func RunPipeline(ctx context.Context, pool *pgxpool.Pool, cfg PipelineConfig) (P
 	if available := res.Guardians - cfg.Missing; available < res.Quorum {
 		return res, fmt.Errorf("pipeline scenario: %d of %d guardians missing leaves %d, fewer than the quorum of %d", cfg.Missing, res.Guardians, available, res.Quorum)
 	}
-	id, d, err := b.ingest(ctx, Shape{Ballots: cfg.Ballots, Spoiled: cfg.Spoiled}, viaChecked)
-	if err != nil {
-		return res, err
+	shape := Shape{Ballots: cfg.Ballots, Spoiled: cfg.Spoiled}
+	var (
+		id     int64
+		reused bool
+	)
+	if cfg.Reuse {
+		if id, reused, err = b.reuse(ctx, shape); err != nil {
+			return res, err
+		}
 	}
-	res.IngestSeconds = d.Seconds()
+	if !reused {
+		var d time.Duration
+		if id, d, err = b.ingest(ctx, shape, viaChecked); err != nil {
+			return res, err
+		}
+		res.IngestSeconds = d.Seconds()
+	}
+	res.Reused = reused
 	if _, err := pool.Exec(ctx, `UPDATE elections SET chunk_size = $2 WHERE election_id = $1`, id, cfg.ChunkSize); err != nil {
 		return res, fmt.Errorf("set the chunk size: %w", err)
 	}

@@ -62,3 +62,27 @@ func checkPipelineResult(t *testing.T, res PipelineResult) {
 	t.Logf("%s: tally %.2fs, decryptions %v, compensation %.2fs, combine %.2fs; exps %+v",
 		res.Broker, res.TallySeconds, res.DecryptionSeconds, res.CompensationSeconds, res.CombineSeconds, e)
 }
+
+// The pipeline takes the memory scenario's largest election, spoiled
+// ballots and all, instead of ingesting one.
+func TestPipelineReusesAnElection(t *testing.T) {
+	ctx := context.Background()
+	pool := testdb.New(t, testdb.WithMaxConns(20))
+	cfg := tinyPool(t)
+	if _, err := RunMemory(ctx, pool, MemoryConfig{Pool: cfg, Sizes: []int{12}, ChunkSizes: []int{5}, Spoiled: 2,
+		Processes: testProcesses(t), Concurrency: 1, MemoryBudget: "256MiB"}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := RunPipeline(ctx, pool, PipelineConfig{Pool: cfg, Ballots: 12, Spoiled: 2, Missing: 2, Workers: 2, ChunkSize: 5, Reuse: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Reused || res.IngestSeconds != 0 {
+		t.Fatalf("reused %v, ingest %.2fs", res.Reused, res.IngestSeconds)
+	}
+	checkPipelineResult(t, res)
+	var elections int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM elections`).Scan(&elections); err != nil || elections != 1 {
+		t.Fatalf("%d elections (%v), want the memory scenario's one", elections, err)
+	}
+}

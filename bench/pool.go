@@ -263,8 +263,12 @@ func readNDJSON[T any](path string, out *[]*T) error {
 // Definition is the pool's election, to create in the service.
 func (p *Pool) Definition(verify bool) *election.Definition {
 	return &election.Definition{Group: p.Group, Manifest: p.Manifest, Context: p.Ceremony.Context,
-		Guardians: p.Ceremony.Guardians, Devices: p.Devices, DoNotVerifyBallots: !verify, CreatedBy: "bench"}
+		Guardians: p.Ceremony.Guardians, Devices: p.Devices, DoNotVerifyBallots: !verify, CreatedBy: p.creator()}
 }
+
+// creator is the created_by of the pool's elections: it names the pool, so
+// that a later scenario can find an election made from it.
+func (p *Pool) creator() string { return "bench " + filepath.Base(p.Dir) }
 
 // BallotID is the id of ballot i of an election made from a pool.
 func BallotID(i int) string { return fmt.Sprintf("ballot-%06d", i) }

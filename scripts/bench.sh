@@ -29,8 +29,8 @@ full)
 	tally=(--ballots 2000 --chunk-size 500 --rounds 3 --verified-rounds 1 --verified-ballots 300 --verified-chunk-size 20)
 	scale=(--ballots 300 --chunk-size 10 --processes 2 --rounds 1)
 	api=(--ballots 300 --chunk-size 10 --pollers 200 --poll-interval 2s --idle 10s)
-	memory=(--sizes 1000,10000,100000 --chunk-sizes 50,500,5000)
-	pipeline=(--ballots 100000 --spoiled 100 --missing 2)
+	memory=(--sizes 1000,10000,100000 --chunk-sizes 50,500,5000 --spoiled 100)
+	pipeline=(--ballots 100000 --spoiled 100 --missing 2 --reuse)
 	pipelinerabbit=(--ballots 10000 --spoiled 100 --missing 2)
 	create=(--chunks 1000000)
 	pool=()
@@ -43,8 +43,8 @@ tiny)
 	tally=(--ballots 20 --chunk-size 5 --rounds 1 --verified-rounds 1 --verified-ballots 10 --verified-chunk-size 2)
 	scale=(--ballots 12 --chunk-size 2 --processes 2 --rounds 1)
 	api=(--ballots 30 --chunk-size 3 --workers 1 --pollers 5 --poll-interval 5ms --idle 200ms)
-	memory=(--sizes 20,30 --chunk-sizes 3,50 --concurrency 2)
-	pipeline=(--ballots 12 --spoiled 2 --missing 2 --chunk-size 5)
+	memory=(--sizes 20,30 --chunk-sizes 3,50 --concurrency 2 --spoiled 2)
+	pipeline=(--ballots 30 --spoiled 2 --missing 2 --chunk-size 5 --reuse)
 	pipelinerabbit=(--ballots 12 --spoiled 2 --missing 2 --chunk-size 5)
 	create=(--chunks 2000)
 	pool=(--group test --pool-size 5 --pool-spoiled 1 --cache-dir "$dir/pools")
@@ -75,6 +75,7 @@ rm -f "$json"
 	step tally "${pool[@]}" "${tally[@]}" ${TALLYFLAGS:-}
 	step scale --tallyq "$tallyq" "${pool[@]}" "${scale[@]}" ${SCALEFLAGS:-}
 	step api --tallyq "$tallyq" "${pool[@]}" "${api[@]}" ${APIFLAGS:-}
+	# The pipeline on River takes the memory scenario's largest election.
 	step memory --tallyq "$tallyq" "${pool[@]}" "${memory[@]}" ${MEMORYFLAGS:-}
 	step pipeline "${pool[@]}" "${pipeline[@]}" ${PIPELINEFLAGS:-}
 	step pipeline --broker rabbitmq "${amqp[@]}" "${pool[@]}" "${pipelinerabbit[@]}" ${PIPELINERABBITFLAGS:-}

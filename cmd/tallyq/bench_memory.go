@@ -65,6 +65,7 @@ type memoryBenchOptions struct {
 	pool         poolBenchOptions
 	sizes        intList
 	chunkSizes   intList
+	spoiled      int
 	tallyq       tallyqBinary
 	concurrency  int
 	memoryBudget byteSize
@@ -77,6 +78,7 @@ func (o *memoryBenchOptions) register(fs *flagSet) {
 	fs.VarEnv(&o.sizes, "sizes", "TALLYQ_BENCH_SIZES", "election `sizes` in ballots, comma-separated")
 	o.chunkSizes = intList{50, 500, 5_000}
 	fs.VarEnv(&o.chunkSizes, "chunk-sizes", "TALLYQ_BENCH_CHUNK_SIZES", "tally chunk `sizes`, comma-separated")
+	fs.IntEnv(&o.spoiled, "spoiled", "TALLYQ_BENCH_SPOILED", 0, "spoiled ballots of each election (so that bench pipeline --reuse can take the largest)")
 	o.tallyq.register(fs)
 	fs.IntEnv(&o.concurrency, "concurrency", "TALLYQ_CONCURRENCY", runtime.NumCPU(), "the worker process's --concurrency (default: the number of CPUs)")
 	o.memoryBudget = defaultMemoryBudget
@@ -86,6 +88,9 @@ func (o *memoryBenchOptions) register(fs *flagSet) {
 func (o *memoryBenchOptions) validate() error {
 	if o.concurrency < 1 {
 		return usagef("--concurrency must be at least 1, got %d", o.concurrency)
+	}
+	if o.spoiled < 0 {
+		return usagef("--spoiled must not be negative")
 	}
 	if o.memoryBudget < 0 {
 		return usagef("--memory-budget must not be negative")
@@ -102,7 +107,7 @@ func (o *memoryBenchOptions) validate() error {
 func (o *memoryBenchOptions) slots() int { return 1 }
 
 func (o *memoryBenchOptions) run(ctx context.Context, e *env, pool *pgxpool.Pool, logger *slog.Logger) (any, error) {
-	res, err := bench.RunMemory(ctx, pool, bench.MemoryConfig{Pool: o.pool.config(), Sizes: o.sizes, ChunkSizes: o.chunkSizes,
+	res, err := bench.RunMemory(ctx, pool, bench.MemoryConfig{Pool: o.pool.config(), Sizes: o.sizes, ChunkSizes: o.chunkSizes, Spoiled: o.spoiled,
 		Processes: o.tallyq.processes(e, o.databaseURL), Concurrency: o.concurrency, MemoryBudget: o.memoryBudget.String(),
 		Logger: logger, Progress: progressTo(e)})
 	if err != nil {

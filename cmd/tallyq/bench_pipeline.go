@@ -56,6 +56,7 @@ type pipelineBenchOptions struct {
 	missing   int
 	workers   int
 	chunkSize int
+	reuse     bool
 }
 
 func (o *pipelineBenchOptions) register(fs *flagSet) {
@@ -67,6 +68,7 @@ func (o *pipelineBenchOptions) register(fs *flagSet) {
 	fs.IntEnv(&o.missing, "missing", "TALLYQ_BENCH_MISSING", 2, "guardians that do not decrypt (compensated for)")
 	fs.IntEnv(&o.workers, "workers", "TALLYQ_BENCH_WORKERS", runtime.NumCPU(), "in-process worker slots (default: the number of CPUs)")
 	fs.IntEnv(&o.chunkSize, "chunk-size", "TALLYQ_CHUNK_SIZE", election.DefaultChunkSize, "ballots per tally chunk")
+	fs.BoolVar(&o.reuse, "reuse", false, "take an election of this size and spoiled count that an earlier scenario made from the same pool (bench memory --spoiled), when there is one, instead of ingesting")
 }
 
 func (o *pipelineBenchOptions) validate() error {
@@ -97,7 +99,7 @@ func (o *pipelineBenchOptions) jsonKey() string {
 
 func (o *pipelineBenchOptions) run(ctx context.Context, e *env, pool *pgxpool.Pool, logger *slog.Logger) (any, error) {
 	res, err := bench.RunPipeline(ctx, pool, bench.PipelineConfig{Pool: o.pool.config(), Ballots: o.ballots, Spoiled: o.spoiled,
-		Missing: o.missing, Workers: o.workers, ChunkSize: o.chunkSize, AMQPURL: o.brokers.url(), Logger: logger, Progress: progressTo(e)})
+		Missing: o.missing, Workers: o.workers, ChunkSize: o.chunkSize, Reuse: o.reuse, AMQPURL: o.brokers.url(), Logger: logger, Progress: progressTo(e)})
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +113,11 @@ func printPipelineResult(e *env, r bench.PipelineResult) {
 	fmt.Fprintf(w, "pipeline benchmark\t%d %s-group ballots (%d spoiled; pool of %d), %s broker, %d guardians, quorum %d, %d missing, chunks of %d, %d workers, %d CPUs\n",
 		c.Ballots, c.Pool.Group, c.Spoiled, r.PoolSize, r.Broker, r.Guardians, r.Quorum, c.Missing, c.ChunkSize, c.Workers, runtime.NumCPU())
 	printPostgres(w, r.Postgres)
-	fmt.Fprintf(w, "ingest (checked copies, not timed as pipeline)\t%.1f s\n", r.IngestSeconds)
+	if r.Reused {
+		fmt.Fprintln(w, "ingest\treused an earlier scenario's election")
+	} else {
+		fmt.Fprintf(w, "ingest (checked copies, not timed as pipeline)\t%.1f s\n", r.IngestSeconds)
+	}
 	fmt.Fprintf(w, "tally (unverified, %d chunks)\t%.1f s\n", r.TallyChunks, r.TallySeconds)
 	fmt.Fprintf(w, "decryptions\t%s s\n", join(r.DecryptionSeconds, ", ", func(x float64) string { return fmt.Sprintf("%.1f", x) }))
 	fmt.Fprintf(w, "compensation, combine\t%.1f s, %.1f s\n", r.CompensationSeconds, r.CombineSeconds)
