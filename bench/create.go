@@ -43,7 +43,8 @@ type CreateResult struct {
 
 // RunCreate times creating one job of cfg.Chunks chunks through the engine
 // and reads this process's peak memory right after, then times the raw
-// River anchor. Both jobs are removed afterwards (the engine's cancelled).
+// River anchor. Both are removed afterwards (the engine's job cancelled,
+// the River jobs of both deleted).
 func RunCreate(ctx context.Context, pool *pgxpool.Pool, cfg CreateConfig) (CreateResult, error) {
 	res := CreateResult{Config: cfg}
 	if cfg.Chunks < 1 {

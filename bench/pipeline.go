@@ -96,6 +96,17 @@ type PipelineExps struct {
 	PerChunk uint64 `json:"perChunkFormula"`
 	// Ratio is PerChunk / Measured: how many times the work our design does.
 	Ratio float64 `json:"ratio"`
+	// Shares is the decryption shares our design computed (direct and
+	// compensated, tally and spoiled selections); PerShare is Measured /
+	// Shares: every exponentiation of a share's life (share, proof, its
+	// verification, recovery keys) spread over the shares.
+	Shares   uint64  `json:"shares"`
+	PerShare float64 `json:"exponentiationsPerShare"`
+	// PerChunkAtOurCost is PerChunk × PerShare: the per-chunk design at our
+	// cost per share (proofs and verification included); RatioAtOurCost is
+	// it over Measured.
+	PerChunkAtOurCost uint64  `json:"perChunkAtOurCost"`
+	RatioAtOurCost    float64 `json:"ratioAtOurCost"`
 }
 
 // RunPipeline runs a whole election through the engine with in-process
@@ -265,8 +276,13 @@ func (b *electionBench) countSelections(ctx context.Context, id int64, res *Pipe
 	g := uint64(res.Guardians)
 	e.Measured = e.Decryption + e.Combine
 	e.PerChunk = (uint64(res.TallyChunks)*uint64(e.TallySelections) + uint64(e.SpoiledSelections)) * (g + g*(g-1))
-	if e.Measured > 0 {
+	available := g - uint64(res.Config.Missing)
+	e.Shares = uint64(e.TallySelections+e.SpoiledSelections) * (available + uint64(res.Config.Missing)*available)
+	if e.Measured > 0 && e.Shares > 0 {
 		e.Ratio = float64(e.PerChunk) / float64(e.Measured)
+		e.PerShare = float64(e.Measured) / float64(e.Shares)
+		e.PerChunkAtOurCost = uint64(float64(e.PerChunk) * e.PerShare)
+		e.RatioAtOurCost = float64(e.PerChunkAtOurCost) / float64(e.Measured)
 	}
 	return nil
 }

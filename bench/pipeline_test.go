@@ -59,6 +59,10 @@ func checkPipelineResult(t *testing.T, res PipelineResult) {
 	if want := uint64(3*12+2*16) * (5 + 5*4); e.PerChunk != want || e.Measured != e.Decryption+e.Combine || e.Ratio <= 0 {
 		t.Fatalf("per-chunk formula %d (want %d), measured %d, ratio %.2f", e.PerChunk, want, e.Measured, e.Ratio)
 	}
+	// 3 available guardians' shares and 2 × 3 compensated ones of 44 selections.
+	if want := uint64(12+2*16) * (3 + 2*3); e.Shares != want || e.PerShare <= 1 || e.RatioAtOurCost <= e.Ratio {
+		t.Fatalf("shares %d (want %d), %.1f exponentiations per share, ratio at our cost %.2f", e.Shares, want, e.PerShare, e.RatioAtOurCost)
+	}
 	t.Logf("%s: tally %.2fs, decryptions %v, compensation %.2fs, combine %.2fs; exps %+v",
 		res.Broker, res.TallySeconds, res.DecryptionSeconds, res.CompensationSeconds, res.CombineSeconds, e)
 }

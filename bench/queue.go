@@ -292,6 +292,11 @@ func createTime(ctx context.Context, pool *pgxpool.Pool, cfg QueueConfig) (time.
 	if _, err := e.Cancel(ctx, job.JobID, "bench"); err != nil {
 		return 0, err
 	}
+	// The cancelled chunks' River jobs would otherwise stay queued for the
+	// scenarios that run after this one.
+	if _, err := pool.Exec(ctx, `DELETE FROM river_job WHERE args->>'job_id' = $1`, uuid.UUID(job.JobID).String()); err != nil {
+		return 0, fmt.Errorf("delete the cancelled job's River jobs: %w", err)
+	}
 	return d, nil
 }
 

@@ -54,7 +54,7 @@ func TestCreateScenarioTiny(t *testing.T) {
 		t.Fatalf("incomplete result %+v", res)
 	}
 	var left int
-	if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM river_job WHERE queue = 'bench_raw_create'`).Scan(&left); err != nil || left != 0 {
-		t.Fatalf("%d raw jobs left (%v)", left, err)
+	if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM river_job`).Scan(&left); err != nil || left != 0 {
+		t.Fatalf("%d River jobs left (%v)", left, err)
 	}
 }

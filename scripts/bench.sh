@@ -75,12 +75,11 @@ rm -f "$json"
 	step tally "${pool[@]}" "${tally[@]}" ${TALLYFLAGS:-}
 	step scale --tallyq "$tallyq" "${pool[@]}" "${scale[@]}" ${SCALEFLAGS:-}
 	step api --tallyq "$tallyq" "${pool[@]}" "${api[@]}" ${APIFLAGS:-}
+	step create "${create[@]}" ${CREATEFLAGS:-}
 	# The pipeline on River takes the memory scenario's largest election.
 	step memory --tallyq "$tallyq" "${pool[@]}" "${memory[@]}" ${MEMORYFLAGS:-}
 	step pipeline "${pool[@]}" "${pipeline[@]}" ${PIPELINEFLAGS:-}
 	step pipeline --broker rabbitmq "${amqp[@]}" "${pool[@]}" "${pipelinerabbit[@]}" ${PIPELINERABBITFLAGS:-}
-	# Last: the cancelled job's River jobs stay queued.
-	step create "${create[@]}" ${CREATEFLAGS:-}
 }
 elapsed=$(($(date +%s) - start))
 "$tallyq" bench report --json "$json" --out "$out" \

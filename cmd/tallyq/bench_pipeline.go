@@ -126,7 +126,8 @@ func printPipelineResult(e *env, r bench.PipelineResult) {
 	fmt.Fprintf(w, "exponentiations counted\tdecryptions %d + combine %d = %d (tally %d)\n", x.Decryption, x.Combine, x.Measured, x.Tally)
 	fmt.Fprintf(w, "per-chunk decryption needs\t(%d chunks × %d selections + %d spoiled selections) × %d shares = %d\n",
 		r.TallyChunks, x.TallySelections, x.SpoiledSelections, r.Guardians*r.Guardians, x.PerChunk)
-	fmt.Fprintf(w, "ratio per-chunk / counted\t%.2f\n", x.Ratio)
+	fmt.Fprintf(w, "ratio per-chunk / counted\t%.2f (one exponentiation per share, proofs not counted)\n", x.Ratio)
+	fmt.Fprintf(w, "at our cost per share\t%d shares, %.1f exponentiations each: per-chunk %d, ratio %.2f\n", x.Shares, x.PerShare, x.PerChunkAtOurCost, x.RatioAtOurCost)
 	w.Flush()
 }
 
