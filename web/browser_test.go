@@ -498,6 +498,8 @@ func TestBrowserElectionFlow(t *testing.T) {
 		}
 	}
 
+	checkNewSession(t, a, b, s)
+
 	// Signing out ends the session: a reload asks for the token again.
 	a.do(t, "sign out", chromedp.Click(chromedp.CSS("#sign-out")), chromedp.WaitVisible(chromedp.CSS("#token")))
 	a.do(t, "reload", chromedp.Navigate(s.base+"/"), chromedp.WaitVisible(chromedp.CSS("#token")))
@@ -582,6 +584,28 @@ func decryptTwoWays(t *testing.T, tb *tab, s *stack) {
 	tb.chooseFile(t, s.offlineShares(t, 1, missing), second)
 	tb.do(t, "upload guardian-2's shares", chromedp.Click(chromedp.CSS("#upload-shares")))
 	tb.waitDecrypted(t, second)
+}
+
+// checkNewSession signs out and in again in tab B, which replaces the
+// session cookie of both tabs: tab A's next POST, with the old session's
+// CSRF token, must still reach the API (here, to be told that the tally
+// exists), not end in a CSRF refusal.
+func checkNewSession(t *testing.T, a, b *tab, s *stack) {
+	t.Helper()
+	b.do(t, "sign out", chromedp.Click(chromedp.CSS("#sign-out")), chromedp.WaitVisible(chromedp.CSS("#token")))
+	b.do(t, "sign in again", chromedp.SendKeys(chromedp.CSS("#token"), s.token), chromedp.Click(chromedp.CSS("#sign-in")),
+		chromedp.WaitVisible(chromedp.CSS("#election-section")))
+	status, out := s.call(t, http.MethodPost, "/api/create-tally-queue", map[string]int64{"election_id": s.electionID})
+	var answer struct{ Message string }
+	if status != http.StatusOK || json.Unmarshal(out, &answer) != nil || answer.Message == "" {
+		t.Fatalf("POST /api/create-tally-queue of a tallied election: %d %s; want 200 with a message", status, out)
+	}
+	a.do(t, "start the tally again", chromedp.Click(chromedp.CSS("#start-tally")))
+	got := waitFor[string](t, a, "a message", `(() => { const n = document.getElementById('notice'), e = document.getElementById('error');
+		return !n.hidden ? n.textContent : !e.hidden ? 'error: ' + e.textContent : ''; })()`)
+	if got != answer.Message {
+		t.Errorf("the tab with the old session's CSRF token shows %q; want the API's answer %q", got, answer.Message)
+	}
 }
 
 // checkSessionCookie checks that the session lives in an HttpOnly,

@@ -35,8 +35,21 @@ class ApiError extends Error {
 }
 
 // api sends a request and returns its JSON body; failures throw an ApiError
-// carrying the API's own message.
-async function api(method, path, { json, body, contentType } = {}) {
+// carrying the API's own message. A CSRF refusal means another tab signed
+// in again, replacing the session and its CSRF token: the page reads the
+// current token (only this origin can) and sends the request once more.
+async function api(method, path, opts = {}) {
+  try {
+    return await send(method, path, opts);
+  } catch (err) {
+    if (!(err instanceof ApiError && err.code === 'csrf_failed' && state.csrfToken)) throw err;
+    const session = await send('GET', '/api/session');
+    state.csrfToken = session.csrfToken;
+    return send(method, path, opts);
+  }
+}
+
+async function send(method, path, { json, body, contentType } = {}) {
   const headers = { Accept: 'application/json' };
   const init = { method, headers, credentials: 'same-origin', cache: 'no-store' };
   if (method !== 'GET' && method !== 'HEAD' && state.csrfToken) {
