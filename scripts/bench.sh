@@ -84,7 +84,7 @@ rm -f "$json"
 elapsed=$(($(date +%s) - start))
 "$tallyq" bench report --json "$json" --out "$out" \
 	--commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- 2>/dev/null || echo '+changes')" \
-	--command "make bench ($size, $((elapsed / 60)) min $((elapsed % 60)) s)"
+	--command "\`make bench\` ($size sizes, $((elapsed / 60)) min $((elapsed % 60)) s)"
 echo "wrote $out and $json in $((elapsed / 60)) min $((elapsed % 60)) s" >&2
 if ((${#failed[@]} > 0)); then
 	echo "failed: ${failed[*]}" >&2

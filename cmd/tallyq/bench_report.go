@@ -24,7 +24,7 @@ func (o *benchReportOptions) register(fs *flagSet) {
 	fs.StringEnv(&o.out, "out", "TALLYQ_BENCH_REPORT", "BENCHMARKS.md", "the Markdown `file` written (- for stdout)")
 	fs.StringEnv(&o.notes, "notes", "TALLYQ_BENCH_NOTES", "bench/NOTES.md", "hand-written Markdown `file` appended after the table (absent: none)")
 	fs.StringEnv(&o.commit, "commit", "TALLYQ_BENCH_COMMIT", "unknown", "the commit measured")
-	fs.StringEnv(&o.command, "command", "TALLYQ_BENCH_COMMAND", "make bench", "the command that produced the results")
+	fs.StringEnv(&o.command, "command", "TALLYQ_BENCH_COMMAND", "`make bench`", "what produced the results (Markdown)")
 }
 
 func (o *benchReportOptions) validate() error {
