@@ -1,9 +1,7 @@
 package web_test
 
 import (
-	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"io"
 	"os"
@@ -15,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tallyq/tallyq/internal/logline"
 	"github.com/tallyq/tallyq/internal/pgserver"
 )
 
@@ -110,22 +109,16 @@ func startTallyq(t *testing.T, bin string, vars map[string]string, args ...strin
 
 func (p *process) collect(r io.Reader) {
 	defer close(p.exited)
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		var line map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
-			line = map[string]any{"msg": "(not JSON) " + sc.Text()}
-		}
+	logline.Scan(r, func(line map[string]any, raw string) {
 		p.mu.Lock()
 		p.lines = append(p.lines, line)
-		p.raw = append(p.raw, sc.Text())
+		p.raw = append(p.raw, raw)
 		p.mu.Unlock()
 		select {
 		case p.more <- struct{}{}:
 		default:
 		}
-	}
+	})
 }
 
 // waitLog returns the first log line whose message is msg, failing the test

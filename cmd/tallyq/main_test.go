@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"io"
@@ -13,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tallyq/tallyq/internal/logline"
 	"github.com/tallyq/tallyq/internal/testdb"
 )
 
@@ -105,15 +105,7 @@ func startProcess(t *testing.T, vars map[string]string, args ...string) *process
 func (p *process) readLogs(t *testing.T, r io.Reader) {
 	defer close(p.done)
 	defer close(p.logs)
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		var line map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
-			line = map[string]any{"msg": "(not JSON) " + sc.Text()}
-		}
-		p.logs <- line
-	}
+	logline.Scan(r, func(line map[string]any, _ string) { p.logs <- line })
 }
 
 // waitLog returns the first log line with message msg, failing the test if
