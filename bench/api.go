@@ -56,18 +56,25 @@ type APIResult struct {
 	Config   APIConfig         `json:"config"`
 	Postgres map[string]string `json:"postgres"`
 	PoolInfo
-	// Busy is while the tally job runs (JobSeconds long); Idle the anchor.
-	Busy       Latency `json:"busy"`
-	Idle       Latency `json:"idle"`
-	JobSeconds float64 `json:"jobSeconds"`
-	// Ratio is Busy.P99Ms / Idle.P99Ms.
-	Ratio float64 `json:"ratio"`
+	// Busy is while the server's own workers tally (JobSeconds long);
+	// Separate while a separate worker process with as many slots tallies
+	// and the server has none (`tallyq serve --workers 0`); Idle, the
+	// anchor, with nothing running.
+	Busy               Latency `json:"busy"`
+	Separate           Latency `json:"separate"`
+	Idle               Latency `json:"idle"`
+	JobSeconds         float64 `json:"jobSeconds"`
+	SeparateJobSeconds float64 `json:"separateJobSeconds"`
+	// Ratio is Busy.P99Ms / Idle.P99Ms; SeparateRatio Separate's.
+	Ratio         float64 `json:"ratio"`
+	SeparateRatio float64 `json:"separateRatio"`
 }
 
 // RunAPI starts `tallyq serve` with cfg.Workers slots, starts a verified
 // tally, and has cfg.Pollers clients poll the job's status until it
 // completes; then, as the anchor, polls the completed job with nothing
-// running for cfg.Idle.
+// running for cfg.Idle; then tallies again with the slots in a separate
+// `tallyq worker` process and a server without workers, polling as before.
 func RunAPI(ctx context.Context, pool *pgxpool.Pool, cfg APIConfig) (APIResult, error) {
 	res := APIResult{Config: cfg}
 	if cfg.Ballots < 1 || cfg.ChunkSize < 1 || cfg.Workers < 1 || cfg.Pollers < 1 || cfg.Interval <= 0 || cfg.Idle <= 0 {
@@ -85,24 +92,65 @@ func RunAPI(ctx context.Context, pool *pgxpool.Pool, cfg APIConfig) (APIResult, 
 	if err := resetTally(ctx, pool, id, true, cfg.ChunkSize); err != nil {
 		return res, err
 	}
-	srv, err := startServer(ctx, cfg)
+	srv, err := startServer(ctx, cfg, cfg.Workers)
 	if err != nil {
 		return res, err
 	}
-	err = b.pollPhases(ctx, srv, id, cfg, &res)
+	err = b.inProcessPhases(ctx, srv, id, cfg, &res)
 	if err = errors.Join(err, srv.proc.stop()); err != nil {
+		return res, err
+	}
+	if err := b.separatePhase(ctx, id, cfg, &res); err != nil {
 		return res, err
 	}
 	if res.Idle.P99Ms > 0 {
 		res.Ratio = res.Busy.P99Ms / res.Idle.P99Ms
+		res.SeparateRatio = res.Separate.P99Ms / res.Idle.P99Ms
 	}
 	return res, nil
 }
 
-func (b *electionBench) pollPhases(ctx context.Context, srv *apiServer, id int64, cfg APIConfig, res *APIResult) error {
-	started, err := b.svc.StartTally(ctx, id, "bench")
+// inProcessPhases polls while the server's own workers tally, then polls
+// the completed job with nothing running (the anchor).
+func (b *electionBench) inProcessPhases(ctx context.Context, srv *apiServer, id int64, cfg APIConfig, res *APIResult) error {
+	var (
+		job uuid.UUID
+		err error
+	)
+	if res.Busy, res.JobSeconds, job, err = b.busyPhase(ctx, srv, id, cfg, "in-process workers"); err != nil {
+		return err
+	}
+	ictx, cancel := context.WithTimeout(ctx, cfg.Idle)
+	defer cancel()
+	res.Idle = srv.poll(ictx, job, cfg)
+	b.progress(fmt.Sprintf("idle: %d requests, p50 %.1f ms, p99 %.1f ms, %d errors", res.Idle.Requests, res.Idle.P50Ms, res.Idle.P99Ms, res.Idle.Errors))
+	return ctx.Err()
+}
+
+// separatePhase polls a server without workers while a `tallyq worker`
+// process with as many slots tallies the election again.
+func (b *electionBench) separatePhase(ctx context.Context, id int64, cfg APIConfig, res *APIResult) error {
+	if err := resetTally(ctx, b.pool, id, true, cfg.ChunkSize); err != nil {
+		return err
+	}
+	srv, err := startServer(ctx, cfg, 0)
 	if err != nil {
 		return err
+	}
+	worker, err := cfg.start(workerArgs(cfg.Workers, "256MiB"))
+	if err != nil {
+		return errors.Join(err, srv.proc.stop())
+	}
+	res.Separate, res.SeparateJobSeconds, _, err = b.busyPhase(ctx, srv, id, cfg, "a separate worker process")
+	return errors.Join(err, worker.stop(), srv.proc.stop())
+}
+
+// busyPhase starts the election's tally and polls its status until it
+// completes.
+func (b *electionBench) busyPhase(ctx context.Context, srv *apiServer, id int64, cfg APIConfig, workers string) (Latency, float64, uuid.UUID, error) {
+	started, err := b.svc.StartTally(ctx, id, "bench")
+	if err != nil {
+		return Latency{}, 0, uuid.Nil, err
 	}
 	jobID := uuid.UUID(started.Job.JobID)
 	pctx, stop := context.WithCancel(ctx)
@@ -110,21 +158,17 @@ func (b *electionBench) pollPhases(ctx context.Context, srv *apiServer, id int64
 	go func() { busy <- srv.poll(pctx, jobID, cfg) }()
 	job, err := WaitTerminal(ctx, b.pool, b.engine, started.Job.JobID)
 	stop()
-	res.Busy = <-busy
+	lat := <-busy
 	if err == nil {
 		err = checkTallied(ctx, b.pool, id, job, cfg.Ballots)
 	}
 	if err != nil {
-		return err
+		return lat, 0, jobID, err
 	}
-	res.JobSeconds = elapsed(job).Seconds()
-	b.progress(fmt.Sprintf("while the tally ran (%.1f s): %d requests, p50 %.1f ms, p99 %.1f ms, %d errors",
-		res.JobSeconds, res.Busy.Requests, res.Busy.P50Ms, res.Busy.P99Ms, res.Busy.Errors))
-	ictx, cancel := context.WithTimeout(ctx, cfg.Idle)
-	defer cancel()
-	res.Idle = srv.poll(ictx, jobID, cfg)
-	b.progress(fmt.Sprintf("idle: %d requests, p50 %.1f ms, p99 %.1f ms, %d errors", res.Idle.Requests, res.Idle.P50Ms, res.Idle.P99Ms, res.Idle.Errors))
-	return ctx.Err()
+	secs := elapsed(job).Seconds()
+	b.progress(fmt.Sprintf("while %s tallied (%.1f s): %d requests, p50 %.1f ms, p99 %.1f ms, %d errors",
+		workers, secs, lat.Requests, lat.P50Ms, lat.P99Ms, lat.Errors))
+	return lat, secs, jobID, nil
 }
 
 // apiServer is a running `tallyq serve`.
@@ -138,7 +182,8 @@ type apiServer struct {
 // serverStartTimeout bounds the wait for the server's /readyz.
 const serverStartTimeout = time.Minute
 
-func startServer(ctx context.Context, cfg APIConfig) (*apiServer, error) {
+// startServer starts `tallyq serve` with that many in-process workers.
+func startServer(ctx context.Context, cfg APIConfig, workers int) (*apiServer, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -150,7 +195,7 @@ func startServer(ctx context.Context, cfg APIConfig) (*apiServer, error) {
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	s := &apiServer{base: "http://" + addr, token: hex.EncodeToString(tok),
 		client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: cfg.Pollers, MaxIdleConns: cfg.Pollers}}}
-	s.proc, err = cfg.start([]string{"serve", "--http-addr", addr, "--workers", strconv.Itoa(cfg.Workers), "--log-level", "error", "--log-format", "text"},
+	s.proc, err = cfg.start([]string{"serve", "--http-addr", addr, "--workers", strconv.Itoa(workers), "--log-level", "error", "--log-format", "text"},
 		"TALLYQ_ADMIN_TOKEN="+s.token)
 	if err != nil {
 		return nil, err

@@ -32,13 +32,13 @@ func TestAPIScenarioTiny(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, l := range map[string]Latency{"busy": res.Busy, "idle": res.Idle} {
+	for name, l := range map[string]Latency{"busy": res.Busy, "separate": res.Separate, "idle": res.Idle} {
 		if l.Requests == 0 || l.Errors != 0 || l.P50Ms <= 0 || l.P99Ms < l.P50Ms || l.MaxMs < l.P99Ms {
 			t.Fatalf("%s: %+v", name, l)
 		}
 	}
-	if res.JobSeconds <= 0 || res.Ratio <= 0 {
-		t.Fatalf("job %.2fs, ratio %.2f", res.JobSeconds, res.Ratio)
+	if res.JobSeconds <= 0 || res.SeparateJobSeconds <= 0 || res.Ratio <= 0 || res.SeparateRatio <= 0 {
+		t.Fatalf("jobs %.2fs and %.2fs, ratios %.2f and %.2f", res.JobSeconds, res.SeparateJobSeconds, res.Ratio, res.SeparateRatio)
 	}
 }
 

@@ -240,11 +240,13 @@ func (o *apiBenchOptions) run(ctx context.Context, e *env, pool *pgxpool.Pool, l
 	for _, p := range []struct {
 		name string
 		l    bench.Latency
-	}{{fmt.Sprintf("while a verified tally of %d ballots runs (%.1f s)", c.Ballots, res.JobSeconds), res.Busy}, {"idle (anchor)", res.Idle}} {
+	}{{fmt.Sprintf("while the server's workers tally %d ballots, verified (%.1f s)", c.Ballots, res.JobSeconds), res.Busy},
+		{fmt.Sprintf("while a separate worker process tallies them (%.1f s; serve --workers 0)", res.SeparateJobSeconds), res.Separate},
+		{"idle (anchor)", res.Idle}} {
 		fmt.Fprintf(w, "%s\t%d requests, p50 %.1f ms, p99 %.1f ms, max %.1f ms, %d errors %s\n",
 			p.name, p.l.Requests, p.l.P50Ms, p.l.P99Ms, p.l.MaxMs, p.l.Errors, p.l.FirstError)
 	}
-	fmt.Fprintf(w, "p99 ratio busy / idle\t%.2f\n", res.Ratio)
+	fmt.Fprintf(w, "p99 ratio busy / idle\t%.2f in-process workers, %.2f separate worker process\n", res.Ratio, res.SeparateRatio)
 	w.Flush()
 	return res, nil
 }
