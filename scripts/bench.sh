@@ -17,9 +17,11 @@ cd "$root"
 size=${1:-full}
 : "${TALLYQ_TEST_DATABASE_URL:?run under scripts/with-servers.sh (TALLYQ_TEST_RABBITMQ=1, TALLYQ_TEST_PG_FSYNC=on)}"
 : "${TALLYQ_TEST_RABBITMQ_URL:?run under scripts/with-servers.sh with TALLYQ_TEST_RABBITMQ=1}"
-export TALLYQ_DATABASE_URL=$TALLYQ_TEST_DATABASE_URL TALLYQ_LOG_LEVEL=warn
-amqp=(--amqp-url "$TALLYQ_TEST_RABBITMQ_URL")
+# The URLs go by environment, so that the commands echoed below show no password.
+export TALLYQ_DATABASE_URL=$TALLYQ_TEST_DATABASE_URL TALLYQ_AMQP_URL=$TALLYQ_TEST_RABBITMQ_URL TALLYQ_LOG_LEVEL=warn
 tallyq=bin/tallyq
+# The commit measured, read before the run (others may commit meanwhile).
+commit="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- 2>/dev/null || echo '+changes')"
 
 case $size in
 full)
@@ -71,7 +73,7 @@ rm -f "$json"
 # shellcheck disable=SC2086 # the *FLAGS are word lists
 {
 	step queue "${queue[@]}" ${QUEUEFLAGS:-}
-	step queue --broker rabbitmq "${amqp[@]}" "${rabbit[@]}" ${RABBITFLAGS:-}
+	step queue --broker rabbitmq "${rabbit[@]}" ${RABBITFLAGS:-}
 	step tally "${pool[@]}" "${tally[@]}" ${TALLYFLAGS:-}
 	step scale --tallyq "$tallyq" "${pool[@]}" "${scale[@]}" ${SCALEFLAGS:-}
 	step api --tallyq "$tallyq" "${pool[@]}" "${api[@]}" ${APIFLAGS:-}
@@ -79,11 +81,11 @@ rm -f "$json"
 	# The pipeline on River takes the memory scenario's largest election.
 	step memory --tallyq "$tallyq" "${pool[@]}" "${memory[@]}" ${MEMORYFLAGS:-}
 	step pipeline "${pool[@]}" "${pipeline[@]}" ${PIPELINEFLAGS:-}
-	step pipeline --broker rabbitmq "${amqp[@]}" "${pool[@]}" "${pipelinerabbit[@]}" ${PIPELINERABBITFLAGS:-}
+	step pipeline --broker rabbitmq "${pool[@]}" "${pipelinerabbit[@]}" ${PIPELINERABBITFLAGS:-}
 }
 elapsed=$(($(date +%s) - start))
 "$tallyq" bench report --json "$json" --out "$out" \
-	--commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- 2>/dev/null || echo '+changes')" \
+	--commit "$commit" \
 	--command "\`make bench\` ($size sizes, $((elapsed / 60)) min $((elapsed % 60)) s)"
 echo "wrote $out and $json in $((elapsed / 60)) min $((elapsed % 60)) s" >&2
 if ((${#failed[@]} > 0)); then
