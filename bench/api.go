@@ -80,15 +80,11 @@ func RunAPI(ctx context.Context, pool *pgxpool.Pool, cfg APIConfig) (APIResult, 
 	if cfg.Ballots < 1 || cfg.ChunkSize < 1 || cfg.Workers < 1 || cfg.Pollers < 1 || cfg.Interval <= 0 || cfg.Idle <= 0 {
 		return res, fmt.Errorf("api scenario: ballots, chunk size, workers, pollers, interval and idle time must be positive: %+v", cfg)
 	}
-	b, err := startElectionBench(ctx, pool, cfg.Pool, serviceConfig{}, cfg.Logger, cfg.Progress)
+	b, id, err := startWithElection(ctx, pool, cfg.Pool, cfg.Ballots, cfg.Logger, cfg.Progress)
 	if err != nil {
 		return res, err
 	}
 	res.Postgres, res.PoolInfo, res.Config.Pool = b.postgres, b.poolInfo(), b.ballots.Config
-	id, _, err := b.ingest(ctx, Shape{Ballots: cfg.Ballots}, viaChecked)
-	if err != nil {
-		return res, err
-	}
 	if err := resetTally(ctx, pool, id, true, cfg.ChunkSize); err != nil {
 		return res, err
 	}

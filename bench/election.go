@@ -124,6 +124,17 @@ func startElectionBench(ctx context.Context, pool *pgxpool.Pool, pc PoolConfig, 
 	return &electionBench{electionService: s, postgres: settings, ballots: bp, progress: progress}, nil
 }
 
+// startWithElection is startElectionBench with a River service, then an
+// election of that many cast ballots stored as checked copies.
+func startWithElection(ctx context.Context, pool *pgxpool.Pool, pc PoolConfig, ballots int, logger *slog.Logger, progress func(string)) (*electionBench, int64, error) {
+	b, err := startElectionBench(ctx, pool, pc, serviceConfig{}, logger, progress)
+	if err != nil {
+		return nil, 0, err
+	}
+	id, _, err := b.ingest(ctx, Shape{Ballots: ballots}, viaChecked)
+	return b, id, err
+}
+
 func (b *electionBench) poolInfo() PoolInfo {
 	return PoolInfo{PoolSize: len(b.ballots.Ballots), PoolReused: b.ballots.Reused}
 }

@@ -48,15 +48,11 @@ func RunScale(ctx context.Context, pool *pgxpool.Pool, cfg ScaleConfig) (ScaleRe
 	if cfg.Ballots < 1 || cfg.ChunkSize < 1 || cfg.Scaled < 1 || cfg.Rounds < 1 {
 		return res, fmt.Errorf("scale scenario: ballots, chunk size, processes and rounds must be positive: %+v", cfg)
 	}
-	b, err := startElectionBench(ctx, pool, cfg.Pool, serviceConfig{}, cfg.Logger, cfg.Progress)
+	b, id, err := startWithElection(ctx, pool, cfg.Pool, cfg.Ballots, cfg.Logger, cfg.Progress)
 	if err != nil {
 		return res, err
 	}
 	res.Postgres, res.PoolInfo, res.Config.Pool = b.postgres, b.poolInfo(), b.ballots.Config
-	id, _, err := b.ingest(ctx, Shape{Ballots: cfg.Ballots}, viaChecked)
-	if err != nil {
-		return res, err
-	}
 	start := func() (*tallyqProcess, error) {
 		return cfg.start(workerArgs(1, "256MiB"))
 	}
