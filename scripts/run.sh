@@ -47,8 +47,9 @@ base=http://$host:$port
 cat <<EOF
 
   tallyq is starting on $TALLYQ_HTTP_ADDR
-    API:         $base/api/jobs   (Authorization: Bearer <admin token>)
-    health:      $base/healthz   readiness: $base/readyz
+    web page:    $base/   (sign in with the admin token)
+    API:         $base/api/jobs   (Authorization: Bearer <admin token>; spec: $base/api/openapi.yaml)
+    health:      $base/healthz   readiness: $base/readyz   metrics: $base/metrics   River UI: $base/riverui/
     admin token: $TALLYQ_ADMIN_TOKEN
     try:         curl -H "Authorization: Bearer $TALLYQ_ADMIN_TOKEN" $base/api/jobs/active
   Postgres keeps running after you stop tallyq; \`make stop\` stops it.
