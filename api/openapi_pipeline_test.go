@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -149,26 +148,11 @@ func offlineSharesOverHTTP(t *testing.T, f *fixture, electionID int64, privatePa
 	t.Helper()
 	root := f.downloadRecord(electionID)
 	folder := record.OpenFolder(root)
-	constants, err := folder.Constants()
+	d, err := folder.Decryptor(0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := constants.KnownGroup()
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err1 := folder.Manifest()
-	c, err2 := folder.Context()
-	guardians, err3 := folder.Guardians()
-	tally, err4 := folder.EncryptedTally()
-	if err := errors.Join(err1, err2, err3, err4); err != nil {
-		t.Fatal(err)
-	}
-	e, err := record.NewElection(g, m, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := e.NewDecryptor(guardians, 100)
+	tally, err := folder.EncryptedTally()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -103,7 +103,7 @@ func runGuardian(ctx context.Context, e *env, args []string) error {
 // guardian's shares, then verifies them as the server will.
 func computeShares(ctx context.Context, o *guardianOptions) (*record.GuardianShares, error) {
 	folder := record.OpenFolder(o.electionRecord)
-	d, err := openDecryptor(folder)
+	d, err := folder.Decryptor(0)
 	if err != nil {
 		return nil, fmt.Errorf("election record %s: %w", o.electionRecord, err)
 	}
@@ -128,39 +128,6 @@ func computeShares(ctx context.Context, o *guardianOptions) (*record.GuardianSha
 		return nil, fmt.Errorf("the computed shares do not verify; please report this: %w", err)
 	}
 	return gs, nil
-}
-
-// openDecryptor prepares decryption for the election of a record folder, checking its
-// context against the manifest and the guardians.
-func openDecryptor(folder *record.Folder) (*record.Decryptor, error) {
-	constants, err := folder.Constants()
-	if err != nil {
-		return nil, err
-	}
-	g, err := constants.KnownGroup()
-	if err != nil {
-		return nil, err
-	}
-	manifest, err := folder.Manifest()
-	if err != nil {
-		return nil, err
-	}
-	ctx, err := folder.Context()
-	if err != nil {
-		return nil, err
-	}
-	election, err := record.NewElection(g, manifest, ctx)
-	if err != nil {
-		return nil, err
-	}
-	guardians, err := folder.Guardians()
-	if err != nil {
-		return nil, err
-	}
-	if err := record.VerifyContext(g, ctx, guardians); err != nil {
-		return nil, err
-	}
-	return election.NewDecryptor(guardians, 0)
 }
 
 // writeOutput writes data to the file path, whole or not at all, or to standard output

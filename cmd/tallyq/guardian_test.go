@@ -65,7 +65,7 @@ func TestGuardianDecrypt(t *testing.T) {
 		t.Errorf("guardian %q missing %v; want 1 and 4,5", gs.GuardianID, gs.MissingGuardianIDs)
 	}
 	folder := record.OpenFolder(public)
-	d, err := openDecryptor(folder)
+	d, err := folder.Decryptor(0)
 	if err != nil {
 		t.Fatal(err)
 	}

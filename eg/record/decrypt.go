@@ -304,3 +304,38 @@ func (d *Decryptor) checkPart(ct eg.Ciphertext, p CompensatedShare) (eg.ElementM
 	}
 	return m, nil
 }
+
+// Decryptor prepares decryption for the election of the record folder,
+// checking its context against the manifest and the guardians; counts up to
+// maxCount (the number of cast ballots) are solved by discrete log, and 0
+// will do for computing shares, which solves none.
+func (f *Folder) Decryptor(maxCount uint64) (*Decryptor, error) {
+	constants, err := f.Constants()
+	if err != nil {
+		return nil, err
+	}
+	g, err := constants.KnownGroup()
+	if err != nil {
+		return nil, err
+	}
+	manifest, err := f.Manifest()
+	if err != nil {
+		return nil, err
+	}
+	ctx, err := f.Context()
+	if err != nil {
+		return nil, err
+	}
+	election, err := NewElection(g, manifest, ctx)
+	if err != nil {
+		return nil, err
+	}
+	guardians, err := f.Guardians()
+	if err != nil {
+		return nil, err
+	}
+	if err := VerifyContext(g, ctx, guardians); err != nil {
+		return nil, err
+	}
+	return election.NewDecryptor(guardians, maxCount)
+}

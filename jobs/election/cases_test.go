@@ -179,7 +179,7 @@ func TestOfflineGuardian(t *testing.T) {
 	if err := h.svc.Export(ctx, id, record.NewWriter(exported, "")); err != nil {
 		t.Fatal(err)
 	}
-	shares := offlineShares(t, h.svc, exported, filepath.Join(priv, "private_guardians", "private_guardian_3.json"), []string{"4", "5"})
+	shares := offlineShares(t, exported, filepath.Join(priv, "private_guardians", "private_guardian_3.json"), []string{"4", "5"})
 	data, err := record.Marshal(shares)
 	if err != nil {
 		t.Fatal(err)
@@ -209,25 +209,14 @@ func TestOfflineGuardian(t *testing.T) {
 }
 
 // offlineShares computes a guardian's shares as `tallyq guardian decrypt` does.
-func offlineShares(t *testing.T, svc *Service, recordDir, privatePath string, missing []string) *record.GuardianShares {
+func offlineShares(t *testing.T, recordDir, privatePath string, missing []string) *record.GuardianShares {
 	t.Helper()
 	folder := record.OpenFolder(recordDir)
-	g, err := svc.groupOfFolder(folder)
+	d, err := folder.Decryptor(0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err1 := folder.Manifest()
-	c, err2 := folder.Context()
-	guardians, err3 := folder.Guardians()
-	tally, err4 := folder.EncryptedTally()
-	if err := errors.Join(err1, err2, err3, err4); err != nil {
-		t.Fatal(err)
-	}
-	e, err := record.NewElection(g, m, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := e.NewDecryptor(guardians, 100)
+	tally, err := folder.EncryptedTally()
 	if err != nil {
 		t.Fatal(err)
 	}
