@@ -93,7 +93,8 @@ func (s *server) streamStatus(w http.ResponseWriter, rc *http.ResponseController
 var errStreamOver = errors.New("event stream over")
 
 // awaitStatus waits for a signal of sub, sending heartbeats meanwhile, and
-// then reads the job's status.
+// then returns the job's status: the one the hub read for every subscriber,
+// or, when it has none, its own read.
 func (s *server) awaitStatus(w http.ResponseWriter, rc *http.ResponseController, r *http.Request,
 	sub *jobs.StatusSubscription, heartbeat *time.Ticker, id uuid.UUID) (jobs.JobStatus, error) {
 	for {
@@ -107,6 +108,9 @@ func (s *server) awaitStatus(w http.ResponseWriter, rc *http.ResponseController,
 				return jobs.JobStatus{}, errStreamOver
 			}
 		case <-sub.Changed():
+			if st, ok := sub.Status(); ok {
+				return st, nil
+			}
 			return s.jobs.Status(r.Context(), id)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -85,6 +86,7 @@ type StatusSubscription struct {
 	hub     *StatusHub
 	jobID   uuid.UUID
 	changed chan struct{}
+	latest  atomic.Pointer[JobStatus] // stored before each signal; nil: read it yourself
 }
 
 // Changed receives a value after the job's status may have changed; the
@@ -105,6 +107,17 @@ func (s *StatusSubscription) Close() {
 	if len(set) == 0 {
 		delete(h.subs, s.jobID)
 	}
+}
+
+// Status returns the job's status as the hub read it for the latest
+// signal, or false when the hub did not read it (after a reconnection, or
+// when the read failed): the subscriber then reads the status itself.
+func (s *StatusSubscription) Status() (JobStatus, bool) {
+	st := s.latest.Load()
+	if st == nil {
+		return JobStatus{}, false
+	}
+	return *st, true
 }
 
 // signal wakes the subscriber unless a signal already waits for it.
@@ -145,22 +158,40 @@ func (h *StatusHub) Subscribers() int {
 	return n
 }
 
-// signal wakes the subscribers of the given jobs; no ids wakes all.
-func (h *StatusHub) signal(ids ...uuid.UUID) {
+// signalAll wakes every subscriber, each to read its job's status itself.
+func (h *StatusHub) signalAll() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if len(ids) == 0 {
-		for _, set := range h.subs {
-			for s := range set {
-				s.signal()
-			}
-		}
-		return
-	}
-	for _, id := range ids {
-		for s := range h.subs[id] {
+	for _, set := range h.subs {
+		for s := range set {
+			s.latest.Store(nil)
 			s.signal()
 		}
+	}
+}
+
+// publish reads the job's status once and hands it, with a signal, to
+// every subscriber of the job, so that a change costs one read however many
+// streams follow the job. When the read fails they are signalled without
+// it and read for themselves.
+func (h *StatusHub) publish(ctx context.Context, id uuid.UUID) {
+	h.mu.Lock()
+	watched := len(h.subs[id]) > 0
+	h.mu.Unlock()
+	if !watched {
+		return
+	}
+	var latest *JobStatus
+	if st, err := statusOf(ctx, h.pool, id); err == nil {
+		latest = &st
+	} else if ctx.Err() == nil {
+		h.log.Warn("read a notified job's status", "job_id", id, "error", err)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for s := range h.subs[id] {
+		s.latest.Store(latest)
+		s.signal()
 	}
 }
 
@@ -213,7 +244,7 @@ func (h *StatusHub) listen(ctx context.Context, listening func()) error {
 	listening()
 	// Changes may have come before this LISTEN: at start-up, after the
 	// subscribers of the moment read their status, or while reconnecting.
-	h.signal()
+	h.signalAll()
 	for {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {
@@ -224,6 +255,6 @@ func (h *StatusHub) listen(ctx context.Context, listening func()) error {
 			h.log.Warn("job status notification without a job id", "payload", n.Payload)
 			continue
 		}
-		h.signal(id)
+		h.publish(ctx, id)
 	}
 }

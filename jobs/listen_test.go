@@ -212,3 +212,29 @@ func TestStatusHubSignalsCommittedProgress(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusHubHandsOutTheStatus: on a notification the hub reads the job's
+// status once and every subscriber gets it with the signal; after a
+// signal for which it read nothing (start-up), subscribers read themselves.
+func TestStatusHubHandsOutTheStatus(t *testing.T) {
+	h := newHarness(t)
+	job := h.create(3)
+	hub := NewStatusHub(h.pool, StatusHubConfig{Logger: testConfig().Logger})
+	subs := []*StatusSubscription{hub.Subscribe(job.JobID), hub.Subscribe(job.JobID)}
+	inBackground(t, hub.Run)
+	for _, sub := range subs {
+		defer sub.Close()
+		awaitSignal(t, sub, "when the hub started listening")
+		if _, ok := sub.Status(); ok {
+			t.Fatal("a status came with the start-up signal, for which the hub read none")
+		}
+	}
+	notify(t, h.pool, job.JobID)
+	for _, sub := range subs {
+		awaitSignal(t, sub, "after the notification")
+		st, ok := sub.Status()
+		if !ok || st.JobID != job.JobID || st.TotalChunks != 3 || st.Status != StatusQueued {
+			t.Fatalf("status handed out %+v (%v), want the job's, QUEUED with 3 chunks", st, ok)
+		}
+	}
+}
