@@ -121,7 +121,7 @@ func RunQueue(ctx context.Context, pool *pgxpool.Pool, cfg QueueConfig) (QueueRe
 		res.Ratio = res.BrokerMedian / res.RawRiverMedian
 	}
 	if cfg.CreateChunks > 0 {
-		d, err := createTime(ctx, pool, cfg)
+		d, _, err := createTime(ctx, pool, cfg)
 		if err != nil {
 			return res, fmt.Errorf("create: %w", err)
 		}
@@ -278,26 +278,30 @@ func WaitTerminal(ctx context.Context, pool *pgxpool.Pool, e *jobs.Engine, id [1
 	}
 }
 
-func createTime(ctx context.Context, pool *pgxpool.Pool, cfg QueueConfig) (time.Duration, error) {
+// createTime times creating a no-op job of cfg.CreateChunks chunks through
+// the engine and returns how many River jobs the creation inserted. The job
+// is cancelled and its River jobs deleted afterwards.
+func createTime(ctx context.Context, pool *pgxpool.Pool, cfg QueueConfig) (time.Duration, int, error) {
 	e, err := newEngine(pool, cfg.Logger)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	start := time.Now()
 	job, err := e.CreateJob(ctx, jobs.CreateParams{OperationType: noopOp{}.Type(), TotalChunks: cfg.CreateChunks, CreatedBy: "bench"})
 	d := time.Since(start)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	if _, err := e.Cancel(ctx, job.JobID, "bench"); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	// The cancelled chunks' River jobs would otherwise stay queued for the
 	// scenarios that run after this one.
-	if _, err := pool.Exec(ctx, `DELETE FROM river_job WHERE args->>'job_id' = $1`, uuid.UUID(job.JobID).String()); err != nil {
-		return 0, fmt.Errorf("delete the cancelled job's River jobs: %w", err)
+	tag, err := pool.Exec(ctx, `DELETE FROM river_job WHERE args->>'job_id' = $1`, uuid.UUID(job.JobID).String())
+	if err != nil {
+		return 0, 0, fmt.Errorf("delete the cancelled job's River jobs: %w", err)
 	}
-	return d, nil
+	return d, int(tag.RowsAffected()), nil
 }
 
 func median(xs []float64) float64 {

@@ -51,12 +51,12 @@ type commitOut struct {
 // commits them one by one, so that one bad result cannot hold back others.
 func (e *Engine) commitBatch(ctx context.Context, reqs []commitReq) []batchResult[commitOut] {
 	results := make([]batchResult[commitOut], len(reqs))
-	applied, settling, err := e.commitTx(ctx, reqs)
+	applied, hints, err := e.commitTx(ctx, reqs)
 	if err == nil {
 		for i := range reqs {
 			results[i].out = commitOut{applied: applied[i], outcome: reqs[i].outcome}
 		}
-		e.afterCommit(ctx, reqs, applied, settling)
+		e.afterCommit(ctx, reqs, applied, hints)
 		return results
 	}
 	if len(reqs) > 1 {
@@ -72,18 +72,18 @@ func (e *Engine) commitBatch(ctx context.Context, reqs []commitReq) []batchResul
 // into a failed attempt of its chunk.
 func (e *Engine) commitOne(ctx context.Context, r commitReq) batchResult[commitOut] {
 	one := []commitReq{r}
-	applied, settling, err := e.commitTx(ctx, one)
+	applied, hints, err := e.commitTx(ctx, one)
 	if err != nil && r.outcome == outcomeDone && ctx.Err() == nil {
 		var applyErr *applyError
 		if errors.As(err, &applyErr) {
 			one[0] = e.failedAttempt(r, applyErr.attempts, applyErr.maxAttempts, fmt.Errorf("apply result: %w", applyErr.err))
-			applied, settling, err = e.commitTx(ctx, one)
+			applied, hints, err = e.commitTx(ctx, one)
 		}
 	}
 	if err != nil {
 		return batchResult[commitOut]{err: err}
 	}
-	e.afterCommit(ctx, one, applied, settling)
+	e.afterCommit(ctx, one, applied, hints)
 	return batchResult[commitOut]{out: commitOut{applied: applied[0], outcome: one[0].outcome}}
 }
 
@@ -99,10 +99,11 @@ func (a *applyError) Unwrap() error { return a.err }
 // commitTx is the one short transaction of invariant 2: fence every attempt
 // by its claim and count the settled ones (one statement), apply the results
 // of those that held their claim, and settle the broker's deliveries. It
-// reports which attempts applied and which jobs may have just settled.
-func (e *Engine) commitTx(ctx context.Context, reqs []commitReq) ([]bool, []uuid.UUID, error) {
+// reports which attempts applied and which jobs may have just settled or
+// run low.
+func (e *Engine) commitTx(ctx context.Context, reqs []commitReq) ([]bool, settleHints, error) {
 	applied := make([]bool, len(reqs))
-	var settling []uuid.UUID
+	var hints settleHints
 	err := pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error {
 		fenced, settled, err := e.fenceAndSettle(ctx, tx, reqs)
 		if err != nil {
@@ -120,7 +121,7 @@ func (e *Engine) commitTx(ctx context.Context, reqs []commitReq) ([]bool, []uuid
 				}
 			}
 		}
-		settling = fenced.nearlySettled
+		hints = fenced.hints
 		if settled {
 			return nil
 		}
@@ -131,7 +132,7 @@ func (e *Engine) commitTx(ctx context.Context, reqs []commitReq) ([]bool, []uuid
 		}
 		return nil
 	})
-	return applied, settling, err
+	return applied, hints, err
 }
 
 type chunkKey struct {
@@ -146,9 +147,17 @@ type fencedChunk struct {
 // fenceResult is what fence found.
 type fenceResult struct {
 	chunks map[chunkKey]fencedChunk
-	// nearlySettled are jobs with so few chunks left, as this transaction
-	// sees them, that they may be settled once it commits.
+	hints  settleHints
+}
+
+// settleHints are what a commit saw of its jobs' remaining chunks.
+type settleHints struct {
+	// nearlySettled are jobs with so few chunks left, as the commit saw
+	// them, that they may be settled once it commits.
 	nearlySettled []uuid.UUID
+	// runningLow are jobs with so few enqueued chunks left in a stage with
+	// more to come that their next window is due.
+	runningLow []uuid.UUID
 }
 
 // nearlySettledMargin is how many unsettled chunks, as one commit sees
@@ -186,10 +195,11 @@ const fenceSQL = `
 	)
 	, unsettled AS (
 		SELECT j.job_id, j.max_attempts, j.released_chunks - j.processed_chunks - j.failed_chunks
-			- coalesce((SELECT sum(s.processed + s.failed) FROM job_counter_shards s WHERE s.job_id = j.job_id), 0) AS n
+			- coalesce((SELECT sum(s.processed + s.failed) FROM job_counter_shards s WHERE s.job_id = j.job_id), 0) AS n,
+			` + midStageSQL + ` AS windowed
 		FROM election_jobs j WHERE j.job_id IN (SELECT job_id FROM fenced)
 	)
-	SELECT f.job_id, f.chunk_no, f.attempts, f.state, u.max_attempts, u.n
+	SELECT f.job_id, f.chunk_no, f.attempts, f.state, u.max_attempts, u.n, u.windowed
 	FROM fenced f JOIN unsettled u USING (job_id)
 	LEFT JOIN (SELECT count(*) FROM counted) n ON true`
 
@@ -257,19 +267,22 @@ func (e *Engine) fence(ctx context.Context, query func(context.Context, string, 
 	}
 	defer rows.Close()
 	unsettled := map[uuid.UUID]int{}
+	windowed := map[uuid.UUID]bool{}
 	for rows.Next() {
 		var (
 			k         chunkKey
 			f         fencedChunk
 			state     ChunkState
 			remaining int
+			midStage  bool
 		)
-		if err := rows.Scan((*[16]byte)(&k.job), &k.chunk, &f.attempts, &state, &f.maxAttempts, &remaining); err != nil {
+		if err := rows.Scan((*[16]byte)(&k.job), &k.chunk, &f.attempts, &state, &f.maxAttempts, &remaining, &midStage); err != nil {
 			return res, fmt.Errorf("fence chunks: %w", err)
 		}
 		res.chunks[k] = f
 		if _, seen := unsettled[k.job]; !seen {
 			unsettled[k.job] = remaining
+			windowed[k.job] = midStage
 		}
 		if state == ChunkDone || state == ChunkFailed {
 			unsettled[k.job]--
@@ -279,8 +292,11 @@ func (e *Engine) fence(ctx context.Context, query func(context.Context, string, 
 		return res, fmt.Errorf("fence chunks: %w", err)
 	}
 	for id, n := range unsettled {
-		if n <= nearlySettledMargin {
-			res.nearlySettled = append(res.nearlySettled, id)
+		switch {
+		case windowed[id] && n <= e.lowWater():
+			res.hints.runningLow = append(res.hints.runningLow, id)
+		case !windowed[id] && n <= nearlySettledMargin:
+			res.hints.nearlySettled = append(res.hints.nearlySettled, id)
 		}
 	}
 	return res, nil
@@ -336,18 +352,20 @@ func shardOf(ctx context.Context, shards int) int {
 	return rand.N(shards)
 }
 
-// afterCommit announces the progress of the committed attempts' jobs and
-// finalizes the jobs whose last chunks may just have settled.
-func (e *Engine) afterCommit(ctx context.Context, reqs []commitReq, applied []bool, settling []uuid.UUID) {
+// afterCommit announces the progress of the committed attempts' jobs,
+// asks for the next window of those running low and finalizes those whose
+// last chunks may just have settled.
+func (e *Engine) afterCommit(ctx context.Context, reqs []commitReq, applied []bool, hints settleHints) {
 	for i, r := range reqs {
 		if applied[i] && (r.outcome == outcomeDone || r.outcome == outcomeFail) {
 			e.progress.touch(r.jobID)
 		}
 	}
-	if len(settling) == 0 {
+	e.releases.ask(hints.runningLow)
+	if len(hints.nearlySettled) == 0 {
 		return
 	}
-	if err := e.settleReady(ctx, settling); err != nil {
+	if err := e.settleReady(ctx, hints.nearlySettled); err != nil {
 		// The maintenance loop settles it later.
 		e.log.Warn("settle jobs after commit", "error", err)
 	}

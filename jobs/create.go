@@ -15,11 +15,12 @@ import (
 const MaxChunks = 10_000_000
 
 // enqueueSlice bounds the messages handed to the broker at once, so that
-// creating a huge job does not hold all its messages in memory together.
-const enqueueSlice = 100_000
+// a large window does not hold all its messages in memory together.
+const enqueueSlice = 10_000
 
 // CreateJob creates a job in its own transaction: its row, one row per chunk
-// (COPY) and one broker message per chunk commit together or not at all.
+// (COPY) and the broker messages of its first window of chunks commit
+// together or not at all.
 func (e *Engine) CreateJob(ctx context.Context, p CreateParams) (JobStatus, error) {
 	var s JobStatus
 	err := pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error {
@@ -53,6 +54,7 @@ func (e *Engine) CreateJobTx(ctx context.Context, tx pgx.Tx, p CreateParams) (Jo
 	if err != nil {
 		return JobStatus{}, err
 	}
+	released = min(released, e.cfg.EnqueueWindow)
 	maxAttempts := p.MaxAttempts
 	if maxAttempts <= 0 {
 		maxAttempts = e.cfg.MaxAttempts

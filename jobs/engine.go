@@ -32,6 +32,12 @@ type Config struct {
 	SweepInterval time.Duration
 	// CounterShards is the number of counter rows per job (default 16).
 	CounterShards int
+	// EnqueueWindow is how many of a job's chunks are enqueued on the broker
+	// ahead of its settled ones (default DefaultEnqueueWindow): a job is
+	// created with its first window enqueued, and more are enqueued as
+	// chunks settle, so creating a job of millions of chunks writes only
+	// their rows at once. It does not limit how many chunks run at once.
+	EnqueueWindow int
 	// Logger receives the engine's logs (default slog.Default()).
 	Logger *slog.Logger
 	// Observer is told of every chunk attempt of this process's workers,
@@ -58,6 +64,9 @@ func (c Config) withDefaults() Config {
 	if c.CounterShards <= 0 {
 		c.CounterShards = 16
 	}
+	if c.EnqueueWindow <= 0 {
+		c.EnqueueWindow = DefaultEnqueueWindow
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -79,6 +88,7 @@ type Engine struct {
 	ops map[string]Operation
 
 	progress *progressNotifier
+	releases *releaser
 }
 
 // NewEngine returns an engine using pool for its state and broker for chunk
@@ -89,7 +99,7 @@ func NewEngine(pool *pgxpool.Pool, broker queue.Broker, cfg Config) (*Engine, er
 	}
 	cfg = cfg.withDefaults()
 	return &Engine{pool: pool, broker: broker, cfg: cfg, log: cfg.Logger, ops: map[string]Operation{},
-		progress: newProgressNotifier()}, nil
+		progress: newProgressNotifier(), releases: newReleaser()}, nil
 }
 
 // Register makes op available to CreateJob and to workers. Every process

@@ -39,7 +39,18 @@ func (e *Engine) finalize(ctx context.Context, id uuid.UUID) error {
 		if err != nil {
 			return err
 		}
-		if s.Status.Terminal() || s.ProcessedChunks+s.FailedChunks < s.released {
+		if s.Status.Terminal() {
+			return nil
+		}
+		settled := s.ProcessedChunks + s.FailedChunks
+		if s.midStage() {
+			// A window, not a stage: failures are judged when the stage ends.
+			if s.released-settled > e.lowWater() {
+				return nil
+			}
+			return e.release(ctx, tx, s, settled)
+		}
+		if settled < s.released {
 			return nil
 		}
 		if _, err := tx.Exec(ctx, foldCounters, id); err != nil {
@@ -49,7 +60,7 @@ func (e *Engine) finalize(ctx context.Context, id uuid.UUID) error {
 			return e.markFailed(ctx, tx, s)
 		}
 		if s.released < s.TotalChunks {
-			return e.releaseStage(ctx, tx, s)
+			return e.release(ctx, tx, s, settled)
 		}
 		return e.complete(ctx, tx, s)
 	})
@@ -204,11 +215,13 @@ func (e *Engine) Retry(ctx context.Context, id uuid.UUID, by string) (JobStatus,
 }
 
 // settleReady finalizes those of the given jobs (nil: of all active jobs)
-// whose chunks are all settled.
+// whose enqueued chunks are all settled, and releases the next window of
+// those running low within a stage.
 func (e *Engine) settleReady(ctx context.Context, ids []uuid.UUID) error {
 	rows, err := e.pool.Query(ctx, `SELECT j.job_id`+statusFrom+`
 		WHERE ($1::uuid[] IS NULL OR j.job_id = ANY($1)) AND j.status IN ('QUEUED', 'IN_PROGRESS')
-		AND j.processed_chunks + j.failed_chunks + coalesce(s.processed, 0) + coalesce(s.failed, 0) >= j.released_chunks`, ids)
+		AND j.released_chunks - j.processed_chunks - j.failed_chunks - coalesce(s.processed, 0) - coalesce(s.failed, 0)
+			<= CASE WHEN `+midStageSQL+` THEN $2 ELSE 0 END`, ids, e.lowWater())
 	if err != nil {
 		return fmt.Errorf("check settled jobs: %w", err)
 	}
@@ -225,15 +238,13 @@ func (e *Engine) settleReady(ctx context.Context, ids []uuid.UUID) error {
 	return errors.Join(errs...)
 }
 
-// releaseStage enqueues the next non-empty stage of a job whose released
-// chunks are all done.
-func (e *Engine) releaseStage(ctx context.Context, tx pgx.Tx, s JobStatus) error {
-	next := s.TotalChunks
-	for _, end := range s.stageEnds {
-		if end > s.released {
-			next = end
-			break
-		}
+// release enqueues a job's next chunks: up to a window beyond its settled
+// ones, never past the end of the stage they belong to. A new stage's
+// release is announced as a status change.
+func (e *Engine) release(ctx context.Context, tx pgx.Tx, s JobStatus, settled int) error {
+	next := min(s.stageEndAfter(), settled+e.cfg.EnqueueWindow)
+	if next <= s.released {
+		return nil
 	}
 	if _, err := tx.Exec(ctx, `UPDATE election_jobs SET released_chunks = $2, updated_at = now() WHERE job_id = $1`,
 		s.JobID, next); err != nil {
@@ -242,7 +253,10 @@ func (e *Engine) releaseStage(ctx context.Context, tx pgx.Tx, s JobStatus) error
 	if err := e.enqueueRange(ctx, tx, s.JobID, s.OperationType, s.released, next); err != nil {
 		return err
 	}
-	e.log.Info("job stage released", "job_id", s.JobID, "operation", s.OperationType, "from_chunk", s.released, "to_chunk", next-1)
+	e.logRelease(ctx, s, next)
+	if s.midStage() {
+		return nil
+	}
 	return notifyStatus(ctx, tx, s.JobID)
 }
 

@@ -10,8 +10,14 @@ import (
 
 // A staged job runs a stage only when every chunk before it is done; a
 // failed chunk holds back later stages, which run once a retry completes it.
+// Enqueue windows smaller than the stages change none of that.
 func TestStagedJob(t *testing.T) {
-	h := newHarness(t)
+	t.Run("one window", func(t *testing.T) { testStagedJob(t, testConfig()) })
+	t.Run("windows of 2", func(t *testing.T) { testStagedJob(t, windowConfig(2)) })
+}
+
+func testStagedJob(t *testing.T, cfg Config) {
+	h := newHarnessWith(t, cfg)
 	h.op.poison.Store(1, true)
 	// Every chunk of a later stage checks, before it computes, that the
 	// chunks of the earlier stages are all done.

@@ -65,6 +65,8 @@ func (e *Engine) RunWorkers(ctx context.Context, cfg WorkerConfig) error {
 	nctx, stopNotifier := context.WithCancel(context.WithoutCancel(ctx))
 	notifierDone := make(chan struct{})
 	go func() { defer close(notifierDone); e.progress.run(nctx, e.pool, e.log) }()
+	releaserDone := make(chan struct{})
+	go func() { defer close(releaserDone); e.releases.run(nctx, e) }()
 	defer func() {
 		stopBatchers()
 		w.claims.wait()
@@ -72,6 +74,7 @@ func (e *Engine) RunWorkers(ctx context.Context, cfg WorkerConfig) error {
 		<-hbDone
 		stopNotifier()
 		<-notifierDone
+		<-releaserDone
 	}()
 
 	// The broker stops when told to, below, not when ctx ends: River would

@@ -59,7 +59,7 @@ var benchScenarios = []benchScenario{
 	{name: "api", options: func() benchOptions { return &apiBenchOptions{} },
 		summary: "api: GET /api/jobs/{id}/status latency (p50, p99) and errors of --pollers clients of a\n`tallyq serve` while its workers run a verified tally, against the same polling with\nnothing running."},
 	{name: "create", options: func() benchOptions { return &createBenchOptions{} },
-		summary: "create: the time to create a --chunks no-op job through the engine (one transaction:\nthe job, a row and a River job per chunk) against inserting as many raw River jobs, and\nthis process's peak memory (VmHWM)."},
+		summary: "create: the time to create a --chunks no-op job through the engine (one transaction:\nthe job, a row per chunk, a River job per chunk of its first enqueue window) against\ninserting a raw River job per chunk, and this process's peak memory (VmHWM)."},
 }
 
 func benchScenarioNames() []string {

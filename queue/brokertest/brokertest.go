@@ -85,6 +85,7 @@ func Run(t *testing.T, f Factory) {
 		test func(*testing.T)
 	}{
 		{"ExactProgressUnderConcurrency", s.exactProgressUnderConcurrency},
+		{"EnqueueWindow", s.enqueueWindow},
 		{"RetryThenSuccessCountedOnce", s.retryThenSuccess},
 		{"PoisonChunkThenRetry", s.poisonChunkThenRetry},
 		{"Cancel", s.cancel},

@@ -36,11 +36,17 @@ type Harness struct {
 // NewHarness returns a process on a fresh database of the test's own.
 func NewHarness(t testing.TB, f Factory) *Harness {
 	t.Helper()
+	return newHarness(t, f, engineConfig())
+}
+
+// newHarness is NewHarness with an engine configuration of the test's own.
+func newHarness(t testing.TB, f Factory, cfg jobs.Config) *Harness {
+	t.Helper()
 	pool := testdb.New(t, testdb.WithMaxConns(40))
 	if _, err := pool.Exec(context.Background(), testTables); err != nil {
 		t.Fatalf("create the test operation's tables: %v", err)
 	}
-	return newProcess(t, f, pool, engineConfig())
+	return newProcess(t, f, pool, cfg)
 }
 
 // Process returns another process on the same database: its own engine,
