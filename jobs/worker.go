@@ -28,6 +28,12 @@ type WorkerConfig struct {
 	// ShutdownGrace is how long running chunks may finish after a stop
 	// before they are cancelled and released (default 30 s).
 	ShutdownGrace time.Duration
+	// ComputeNice, from 1 to 19, is the nice value of the OS threads that
+	// compute chunks, so that the API, Postgres and lease renewals on the
+	// same machine come first when the cores are full (0: chunks compute at
+	// the process's priority). Linux only; elsewhere it is logged and
+	// ignored.
+	ComputeNice int
 }
 
 // maxBatch caps how many claims or commits share one transaction.
@@ -48,6 +54,9 @@ func (e *Engine) RunWorkers(ctx context.Context, cfg WorkerConfig) error {
 	if cfg.ShutdownGrace <= 0 {
 		cfg.ShutdownGrace = 30 * time.Second
 	}
+	if cfg.ComputeNice < 0 || cfg.ComputeNice > 19 {
+		return fmt.Errorf("jobs: worker compute nice value must be from 0 to 19, got %d", cfg.ComputeNice)
+	}
 	// Claims and commits outlive ctx: chunks still running after the stop
 	// must be able to commit or release during the grace period.
 	bctx, stopBatchers := context.WithCancel(context.WithoutCancel(ctx))
@@ -56,6 +65,10 @@ func (e *Engine) RunWorkers(ctx context.Context, cfg WorkerConfig) error {
 		cfg:    cfg,
 		debug:  e.log.Enabled(ctx, slog.LevelDebug),
 		leases: map[uuid.UUID]struct{}{},
+	}
+	if cfg.ComputeNice > 0 {
+		w.compute = startComputeThreads(cfg.Concurrency, cfg.ComputeNice, e.log)
+		defer w.compute.stop()
 	}
 	w.claims = newBatcher(bctx, 2, maxBatch, e.claimBatch)
 	w.commits = newBatcher(bctx, commitLoops, maxBatch, e.commitBatch)
@@ -103,6 +116,7 @@ type worker struct {
 	claims   *batcher[claimReq, claimOut]
 	commits  *batcher[commitReq, commitOut]
 	stopping atomic.Bool
+	compute  *computeThreads // nil: compute on the broker's goroutine
 
 	mu     sync.Mutex
 	leases map[uuid.UUID]struct{}
@@ -162,7 +176,7 @@ func (w *worker) HandleChunk(ctx context.Context, d *queue.Delivery) error {
 	if w.debug {
 		heapBefore = liveHeap()
 	}
-	res, perr := safeProcess(ctx, op, Chunk{JobID: d.JobID, Number: d.Chunk, Attempt: c.attempts, ElectionID: c.electionID, Metadata: c.metadata})
+	res, perr := w.process(ctx, op, Chunk{JobID: d.JobID, Number: d.Chunk, Attempt: c.attempts, ElectionID: c.electionID, Metadata: c.metadata})
 	switch {
 	case perr == nil:
 		req.outcome, req.result = outcomeDone, res
@@ -195,6 +209,15 @@ func (w *worker) commit(ctx context.Context, req commitReq, c claimOut, start ti
 		"applied", out.applied, "duration_ms", elapsed.Milliseconds(),
 		"heap_before", heapBefore, "heap_after", liveHeap(), "error", req.errMsg)
 	return nil
+}
+
+// process computes a chunk, on a compute thread if the workers have them.
+func (w *worker) process(ctx context.Context, op Operation, c Chunk) (res Result, err error) {
+	if w.compute == nil {
+		return safeProcess(ctx, op, c)
+	}
+	w.compute.run(func() { res, err = safeProcess(ctx, op, c) })
+	return res, err
 }
 
 // safeProcess runs the operation, turning a panic into an error.

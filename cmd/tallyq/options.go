@@ -14,6 +14,7 @@ import (
 // Defaults of the flags shared by several commands.
 const (
 	defaultMemoryBudget  = 256 << 20
+	defaultComputeNice   = 10
 	defaultMaxAttempts   = 5
 	defaultShutdownGrace = 30 * time.Second
 	defaultHTTPAddr      = ":8080"
@@ -67,6 +68,7 @@ type engineOptions struct {
 	amqpURL       string
 	amqpPrefix    string
 	memoryBudget  byteSize
+	computeNice   int
 	maxAttempts   int
 	shutdownGrace time.Duration
 	chunkSize     int
@@ -84,6 +86,8 @@ func (o *engineOptions) register(fs *flagSet) {
 	o.memoryBudget = defaultMemoryBudget
 	fs.VarEnv(&o.memoryBudget, "memory-budget", "TALLYQ_MEMORY_BUDGET",
 		"the workers' heap budget, a `size` such as 256MiB, 1GiB, 512MB or bytes; no chunk is taken while the live heap is over it (0: no limit)")
+	fs.IntEnv(&o.computeNice, "compute-nice", "TALLYQ_COMPUTE_NICE", defaultComputeNice,
+		"nice `value` (0-19) of the threads computing chunks, so that the API, Postgres and lease renewals on the same machine come first when the cores are full (0: the process's own priority; Linux only)")
 	fs.IntEnv(&o.maxAttempts, "max-attempts", "TALLYQ_MAX_ATTEMPTS", defaultMaxAttempts,
 		"attempts per chunk before it is failed")
 	fs.DurationEnv(&o.shutdownGrace, "shutdown-grace", "TALLYQ_SHUTDOWN_GRACE", defaultShutdownGrace,
@@ -109,6 +113,9 @@ func (o *engineOptions) validate() error {
 	}
 	if o.memoryBudget < 0 {
 		return usagef("--memory-budget must not be negative")
+	}
+	if o.computeNice < 0 || o.computeNice > 19 {
+		return usagef("--compute-nice must be from 0 to 19, got %d", o.computeNice)
 	}
 	if o.maxAttempts < 1 {
 		return usagef("--max-attempts must be at least 1, got %d", o.maxAttempts)

@@ -143,6 +143,7 @@ func (s *service) run(parent context.Context, slots int, extra func(ctx context.
 				Concurrency:   slots,
 				MemoryBudget:  int64(s.opts.memoryBudget),
 				ShutdownGrace: s.opts.shutdownGrace,
+				ComputeNice:   s.opts.computeNice,
 			})
 			if err != nil {
 				return fmt.Errorf("workers: %w", err)
