@@ -94,11 +94,8 @@ func DecodeCompact(g *eg.Group, data []byte) (*SubmittedBallot, error) {
 	r.header()
 	b := new(SubmittedBallot)
 	b.compact(r)
-	if r.err == nil && r.off != len(data) {
-		r.fail("end of ballot", r.off, "%d trailing bytes", len(data)-r.off)
-	}
-	if r.err != nil {
-		return nil, r.err
+	if err := r.finish(); err != nil {
+		return nil, err
 	}
 	return b, nil
 }
@@ -173,6 +170,9 @@ type compactCodec interface {
 	int(field string, v *int)
 	int64(field string, v *int64)
 	flag(field string, v *bool)
+	// present codes whether an optional value is there (has, when writing): a flag, but
+	// without a pointer, which would make the caller's variable escape to the heap.
+	present(field string, has bool) bool
 	state(field string, s *BallotState)
 	// count codes a number of elements n of at least minBytes each.
 	count(field string, n, minBytes int) int
@@ -181,28 +181,39 @@ type compactCodec interface {
 // compactOptional codes whether *p is null, allocating it when reading a present one,
 // and reports whether it is present.
 func compactOptional[T any](c compactCodec, field string, p **T) bool {
-	present := *p != nil
-	c.flag(field, &present)
+	present := c.present(field, *p != nil)
 	if present && *p == nil {
 		*p = new(T)
 	}
 	return present
 }
 
-// compactSlice codes whether *s is null and its length, allocating it when reading,
-// and reports whether it is present.
+// compactSlice codes whether *s is null and its length, and reports whether it is
+// present. Reading, it makes *s null or of the length read, reusing its array when that
+// is large enough (a ViewDecoder reads every ballot into one scratch ballot).
 func compactSlice[T any](c compactCodec, field string, s *[]T, minBytes int) bool {
-	present := *s != nil
-	c.flag(field, &present)
-	if !present {
+	if !c.present(field, *s != nil) {
+		*s = nil
 		return false
 	}
 	n := c.count(field, len(*s), minBytes)
-	if *s == nil {
-		*s = make([]T, n)
+	if *s == nil || len(*s) != n {
+		*s = resized(*s, n)
 	}
 	return true
 }
+
+// resized returns s with length n, reusing its array when it is large enough; never nil.
+func resized[T any](s []T, n int) []T {
+	if s != nil && cap(s) >= n {
+		return s[:n]
+	}
+	return make([]T, n)
+}
+
+// selectionCiphertext is the part name of a selection's ciphertext, which a ViewDecoder
+// keeps.
+const selectionCiphertext = "ciphertext"
 
 // compactCiphertext codes a ciphertext, part naming it in errors.
 func compactCiphertext(c compactCodec, part string, ct *Ciphertext) {
@@ -264,7 +275,7 @@ func (s *BallotSelection) compact(c compactCodec) {
 	c.str("object_id", &s.ObjectID)
 	c.int("sequence_order", &s.SequenceOrder)
 	c.elemQ("description_hash", &s.DescriptionHash)
-	compactCiphertext(c, "ciphertext", &s.Ciphertext)
+	compactCiphertext(c, selectionCiphertext, &s.Ciphertext)
 	c.elemQ("crypto_hash", &s.CryptoHash)
 	c.flag("is_placeholder_selection", &s.IsPlaceholderSelection)
 	if compactOptional(c, "nonce", &s.Nonce) {
@@ -354,6 +365,11 @@ func (w *compactWriter) flag(_ string, v *bool) {
 		b = 1
 	}
 	w.buf = append(w.buf, b)
+}
+
+func (w *compactWriter) present(field string, has bool) bool {
+	w.flag(field, &has)
+	return has
 }
 
 func (w *compactWriter) state(field string, s *BallotState) {
@@ -454,23 +470,38 @@ func (r *compactReader) int(field string, v *int) {
 	*v = int(x)
 }
 
+// finish refuses trailing bytes and returns the first error.
+func (r *compactReader) finish() error {
+	if r.err == nil && r.off != len(r.data) {
+		r.fail("end of ballot", r.off, "%d trailing bytes", len(r.data)-r.off)
+	}
+	return r.err
+}
+
 func (r *compactReader) str(field string, s *string) {
+	if b, ok := r.strBytes(field); ok {
+		*s = string(b)
+	}
+}
+
+// strBytes reads a string, returning its bytes (in data) and whether there was one.
+func (r *compactReader) strBytes(field string) ([]byte, bool) {
 	start := r.off
 	n := r.uvarint(field)
 	if r.err != nil {
-		return
+		return nil, false
 	}
 	if left := len(r.data) - r.off; n > uint64(left) {
 		r.fail(field, start, "string of %d bytes, only %d left", n, left)
-		return
+		return nil, false
 	}
 	b := r.data[r.off : r.off+int(n)]
 	if !utf8.Valid(b) {
 		r.fail(field, start, "string is not valid UTF-8")
-		return
+		return nil, false
 	}
 	r.off += len(b)
-	*s = string(b)
+	return b, true
 }
 
 func (r *compactReader) elemP(field string, h *Hex) { r.elem(field, h, r.lay.p, r.lay.pLen, "p") }
@@ -484,10 +515,15 @@ func (r *compactReader) elem(field string, h *Hex, bound *big.Int, width int, na
 	}
 	n := new(big.Int).SetBytes(b)
 	if n.Cmp(bound) >= 0 {
-		r.fail(field, start, "value is not below %s", name)
+		r.notBelow(field, start, name)
 		return
 	}
 	*h = Hex{n: n}
+}
+
+// notBelow records that the element of field at start is not below p or q (name).
+func (r *compactReader) notBelow(field string, start int, name string) {
+	r.fail(field, start, "value is not below %s", name)
 }
 
 func (r *compactReader) flag(field string, v *bool) {
@@ -501,6 +537,12 @@ func (r *compactReader) flag(field string, v *bool) {
 		r.fail(field, start, "flag byte is %d, want 0 or 1", b[0])
 	}
 	*v = b[0] == 1
+}
+
+func (r *compactReader) present(field string, _ bool) bool {
+	var has bool
+	r.flag(field, &has)
+	return has
 }
 
 func (r *compactReader) state(field string, s *BallotState) {

@@ -141,63 +141,108 @@ func (o *tallyOp) Process(ctx context.Context, c jobs.Chunk) (jobs.Result, error
 	if err != nil {
 		return nil, fmt.Errorf("read ballots: %w", err)
 	}
-	acc := &chunkTally{el: el, verify: meta.Verify, tally: el.election.NewTally(),
-		res: &tallyResult{electionID: el.id, chunk: c.Number}}
-	// data refers to pgx's read buffer until the next row: DecodeCompact
-	// keeps no reference to it, so no ballot is copied on its way in.
+	acc := newChunkTally(el, meta.Verify, c.Number)
+	// data refers to pgx's read buffer until the next row: neither decoder keeps a
+	// reference to it past the row, so no ballot is copied on its way in.
 	var (
 		no   int64
 		data pgtype.DriverBytes
 	)
-	_, err = pgx.ForEachRow(rows, []any{&no, &data}, func() error {
-		b, err := record.DecodeCompact(el.group, data)
-		if err != nil {
-			return fmt.Errorf("stored ballot %d does not decode: %w", no, err)
-		}
-		return acc.add(ctx, no, b)
-	})
+	if _, err = pgx.ForEachRow(rows, []any{&no, &data}, func() error { return acc.add(ctx, no, data) }); err != nil {
+		return nil, err
+	}
+	res, err := acc.result(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if err := acc.flush(ctx); err != nil {
-		return nil, err
-	}
-	acc.res.subtotal = acc.tally.AppendBinary(nil)
-	acc.res.cast = acc.tally.Cast()
-	return acc.res, nil
+	return res, nil
 }
 
 // chunkTally folds a chunk's ballots, a few at a time, into its subtotal.
+//
+// Verified, each ballot is decoded in full and validated in batches. Unverified, only
+// the selections' ciphertexts are read (a ViewDecoder) and multiplied into a
+// TallyBuffer, both reusing their memory from ballot to ballot: decoding every proof
+// only to drop it, and a new 4096-bit element per product, made a few hundred KiB of
+// garbage per ballot, which set how far the worker's heap overshot between collections.
 type chunkTally struct {
 	el      *loaded
 	verify  bool
 	tally   *record.Tally
-	pending []*record.SubmittedBallot
+	pending []*record.SubmittedBallot // verified: decoded, awaiting validation
 	nos     []int64
+	view    *record.ViewDecoder // unverified
+	buf     *record.TallyBuffer
 	res     *tallyResult
 }
 
-func (a *chunkTally) add(ctx context.Context, no int64, b *record.SubmittedBallot) error {
+func newChunkTally(el *loaded, verify bool, chunk int) *chunkTally {
+	a := &chunkTally{el: el, verify: verify, tally: el.election.NewTally(),
+		res: &tallyResult{electionID: el.id, chunk: chunk}}
+	if !verify {
+		a.view, a.buf = record.NewViewDecoder(el.group), el.election.NewTallyBuffer()
+	}
+	return a
+}
+
+// add takes the stored ballot number no, whose compact encoding is data.
+func (a *chunkTally) add(ctx context.Context, no int64, data []byte) error {
+	if !a.verify {
+		return a.addUnverified(ctx, no, data)
+	}
+	b, err := decodeStored(a.el, no, data)
+	if err != nil {
+		return err
+	}
 	a.pending = append(a.pending, b)
 	a.nos = append(a.nos, no)
-	// Unverified, a ballot is multiplied in at once: holding decoded 4096-bit
-	// ballots for nothing would only raise the worker's peak memory.
-	if len(a.pending) >= validateBatch || !a.verify {
+	if len(a.pending) >= validateBatch {
 		return a.flush(ctx)
 	}
 	return nil
 }
 
+// addUnverified multiplies a ballot's ciphertexts in at once. A spoiled ballot, rare,
+// is decoded in full too, for its ids and ciphertexts to be stored for decryption.
+func (a *chunkTally) addUnverified(ctx context.Context, no int64, data []byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	v, err := a.view.Decode(data)
+	if err != nil {
+		return fmt.Errorf("stored ballot %d does not decode: %w", no, err)
+	}
+	if v.State == record.BallotSpoiled {
+		b, err := decodeStored(a.el, no, data)
+		if err != nil {
+			return err
+		}
+		if err := a.addSpoiled(no, b); err != nil {
+			return err
+		}
+	}
+	if err := a.buf.Add(v); err != nil {
+		return fmt.Errorf("ballot %d: %w", no, err)
+	}
+	return nil
+}
+
+func decodeStored(el *loaded, no int64, data []byte) (*record.SubmittedBallot, error) {
+	b, err := record.DecodeCompact(el.group, data)
+	if err != nil {
+		return nil, fmt.Errorf("stored ballot %d does not decode: %w", no, err)
+	}
+	return b, nil
+}
+
+// flush validates the pending ballots and multiplies the valid ones in.
 func (a *chunkTally) flush(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	var errs []error
-	if a.verify {
-		errs = a.el.election.ValidateBallots(a.pending)
-	}
+	errs := a.el.election.ValidateBallots(a.pending)
 	for i, b := range a.pending {
-		if errs != nil && errs[i] != nil {
+		if errs[i] != nil {
 			a.res.invalid = append(a.res.invalid, invalidOf(a.nos[i], errs[i]))
 			continue
 		}
@@ -212,6 +257,23 @@ func (a *chunkTally) flush(ctx context.Context) error {
 	}
 	a.pending, a.nos = a.pending[:0], a.nos[:0]
 	return nil
+}
+
+// result is the chunk's effect once every ballot is added.
+func (a *chunkTally) result(ctx context.Context) (*tallyResult, error) {
+	if len(a.pending) > 0 {
+		if err := a.flush(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if a.buf != nil {
+		if err := a.buf.MergeInto(a.tally); err != nil {
+			return nil, err
+		}
+	}
+	a.res.subtotal = a.tally.AppendBinary(nil)
+	a.res.cast = a.tally.Cast()
+	return a.res, nil
 }
 
 // addSpoiled keeps a valid spoiled ballot's ciphertexts (placeholders too,
