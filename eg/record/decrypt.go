@@ -1,6 +1,8 @@
 package record
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -173,43 +175,35 @@ func (d *Decryptor) lagrange(available []string) ([]eg.ElementModQ, error) {
 // recovered parts (each part's recovery key recomputed from commitments and its proof
 // checked; at least quorum parts), and must equal the share recorded with it; then
 // g^t = B / ∏ M_i and t by discrete log. Errors name the selection and guardian.
+// CombineUnit does the same for many selections, verifying their proofs together.
 func (d *Decryptor) Combine(objectID string, ct eg.Ciphertext, shares []DecryptionShare) (*PlaintextTallySelection, error) {
-	g := d.e.Group
-	if len(shares) != len(d.guardians) {
-		return nil, fmt.Errorf("selection %s: %d shares for %d guardians", objectID, len(shares), len(d.guardians))
+	out, err := d.CombineUnit(context.Background(), []SelectionToCombine{{ObjectID: objectID, Ciphertext: ct, Shares: shares}})
+	var se *SelectionError
+	if errors.As(err, &se) {
+		return nil, se.Err
 	}
-	seen := map[string]bool{}
-	ms := make([]eg.ElementModP, 0, len(shares))
-	for _, s := range shares {
-		if s.ObjectID != objectID || seen[s.GuardianID] {
-			return nil, fmt.Errorf("selection %s: share for %q is for %s or repeated", objectID, s.GuardianID, s.ObjectID)
-		}
-		seen[s.GuardianID] = true
-		m, err := d.checkShare(objectID, ct, s)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, m)
-	}
-	gt, err := g.CombineShares(ct, ms)
-	if err != nil {
-		return nil, fmt.Errorf("selection %s: %w", objectID, err)
-	}
-	t, err := d.dlog.Log(objectID, gt)
 	if err != nil {
 		return nil, err
 	}
-	return &PlaintextTallySelection{ObjectID: objectID, Tally: int64(t), Value: HexP(gt), Message: CiphertextOf(ct), Shares: shares}, nil
+	return out[0], nil
 }
 
 // VerifyShare checks one guardian's share of a ciphertext as Combine does: a direct
 // share's proof against the guardian's key, or a missing guardian's share against its
-// recovered parts. Use it to check shares a guardian computed offline and uploaded.
+// recovered parts.
 func (d *Decryptor) VerifyShare(objectID string, ct eg.Ciphertext, s DecryptionShare) error {
 	if s.ObjectID != objectID {
 		return fmt.Errorf("selection %s: share from %q is for %s", objectID, s.GuardianID, s.ObjectID)
 	}
-	_, err := d.checkShare(objectID, ct, s)
+	var proofs proofSet
+	p, err := d.collectShare(proofs.add, objectID, ct, s, false)
+	if err != nil {
+		return err
+	}
+	if err := proofs.verify(context.Background(), d.e.Group, d.e.ExtendedBaseHash); err != nil {
+		return err
+	}
+	_, err = d.finishShare(objectID, p)
 	return err
 }
 
@@ -219,90 +213,11 @@ func (d *Decryptor) VerifyPart(objectID string, ct eg.Ciphertext, p CompensatedS
 	if p.ObjectID != objectID || p.GuardianID == p.MissingGuardianID {
 		return fmt.Errorf("selection %s: part from %q for %q is for %s", objectID, p.GuardianID, p.MissingGuardianID, p.ObjectID)
 	}
-	if _, err := d.checkPart(ct, p); err != nil {
-		return fmt.Errorf("selection %s: %w", objectID, err)
+	var proofs proofSet
+	if _, err := d.collectPart(proofs.add, objectID, ct, p); err != nil {
+		return err
 	}
-	return nil
-}
-
-// checkShare verifies one guardian's share (direct or rebuilt) and returns M_i.
-func (d *Decryptor) checkShare(objectID string, ct eg.Ciphertext, s DecryptionShare) (eg.ElementModP, error) {
-	g := d.e.Group
-	if _, ok := d.byID[s.GuardianID]; !ok {
-		return eg.ElementModP{}, fmt.Errorf("selection %s: share from unknown guardian %q", objectID, s.GuardianID)
-	}
-	m, err := s.Share.P(g)
-	if err != nil {
-		return m, fmt.Errorf("selection %s: guardian %q: share: %w", objectID, s.GuardianID, err)
-	}
-	switch {
-	case s.Proof != nil && s.RecoveredParts == nil:
-		proof, err := s.Proof.Elements(g)
-		if err == nil {
-			err = proof.Verify(g, ct, m, d.keys[s.GuardianID], d.e.ExtendedBaseHash)
-		}
-		if err != nil {
-			return m, fmt.Errorf("selection %s: guardian %q's share: %w", objectID, s.GuardianID, err)
-		}
-		return m, nil
-	case s.Proof == nil && s.RecoveredParts != nil:
-		rebuilt, err := d.rebuild(objectID, ct, s.GuardianID, s.RecoveredParts)
-		if err != nil {
-			return m, err
-		}
-		if !rebuilt.Equal(m) {
-			return m, fmt.Errorf("selection %s: missing guardian %q's share is not the one its recovered parts give", objectID, s.GuardianID)
-		}
-		return m, nil
-	}
-	return m, fmt.Errorf("selection %s: guardian %q's share has neither exactly a proof nor exactly recovered parts", objectID, s.GuardianID)
-}
-
-// rebuild checks a missing guardian's recovered parts and returns ∏ M_{l,i}^w_i.
-func (d *Decryptor) rebuild(objectID string, ct eg.Ciphertext, missingID string, parts Keyed[CompensatedShare]) (eg.ElementModP, error) {
-	if len(parts) < d.e.Context.Quorum {
-		return eg.ElementModP{}, fmt.Errorf("selection %s: missing guardian %q has %d recovered parts; the quorum is %d", objectID, missingID, len(parts), d.e.Context.Quorum)
-	}
-	available := make([]string, len(parts))
-	ms := make([]eg.ElementModP, len(parts))
-	for i, p := range parts {
-		if p.ObjectID != objectID || p.MissingGuardianID != missingID || p.GuardianID == missingID {
-			return eg.ElementModP{}, fmt.Errorf("selection %s: a recovered part of %q's share is for %s, guardian %q, from %q", objectID, missingID, p.ObjectID, p.MissingGuardianID, p.GuardianID)
-		}
-		m, err := d.checkPart(ct, p)
-		if err != nil {
-			return m, fmt.Errorf("selection %s: %w", objectID, err)
-		}
-		available[i], ms[i] = p.GuardianID, m
-	}
-	m, err := d.reconstruct(available, ms)
-	if err != nil {
-		return m, fmt.Errorf("selection %s: %w", objectID, err)
-	}
-	return m, nil
-}
-
-// checkPart checks one compensated part's recovery key and proof and returns M_{l,i}.
-func (d *Decryptor) checkPart(ct eg.Ciphertext, p CompensatedShare) (eg.ElementModP, error) {
-	g := d.e.Group
-	rk, err := d.RecoveryKey(p.MissingGuardianID, p.GuardianID)
-	if err != nil {
-		return eg.ElementModP{}, err
-	}
-	if !HexP(rk.Base()).Equal(p.RecoveryKey) {
-		return eg.ElementModP{}, fmt.Errorf("guardian %q's part for %q: recovery key is not ∏ K_{l,j}^(x^j) of the missing guardian's commitments", p.GuardianID, p.MissingGuardianID)
-	}
-	m, err := p.Share.P(g)
-	if err == nil {
-		var proof eg.ChaumPedersenProof
-		if proof, err = p.Proof.Elements(g); err == nil {
-			err = proof.Verify(g, ct, m, rk, d.e.ExtendedBaseHash)
-		}
-	}
-	if err != nil {
-		return m, fmt.Errorf("guardian %q's part for %q: %w", p.GuardianID, p.MissingGuardianID, err)
-	}
-	return m, nil
+	return proofs.verify(context.Background(), d.e.Group, d.e.ExtendedBaseHash)
 }
 
 // Decryptor prepares decryption for the election of the record folder,

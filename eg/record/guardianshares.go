@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"iter"
@@ -438,13 +437,7 @@ type shareVerifier struct {
 	d        *Decryptor
 	gs       *GuardianShares
 	recovery []*eg.FixedBase // per missing guardian, in MissingGuardianIDs order
-	items    []eg.ShareItem
-	labels   []shareLabel // what each item is, for errors
-}
-
-type shareLabel struct {
-	path SharePath
-	part int // index into MissingGuardianIDs, or -1 for the guardian's own share
+	proofs   proofSet
 }
 
 // newShareVerifier checks the file's header against the election.
@@ -525,7 +518,7 @@ func (v *shareVerifier) selection(path SharePath, sel *SelectionShares, ct eg.Ci
 	if err != nil {
 		return v.errorf(path, "share: %w", err)
 	}
-	v.items, v.labels = append(v.items, item), append(v.labels, shareLabel{path, -1})
+	v.proofs.add(item, func(err error) error { return v.errorf(path, "share proof: %w", err) })
 	if len(sel.CompensatedShares) != len(v.gs.MissingGuardianIDs) {
 		return v.errorf(path, "%d compensated shares for %d missing guardians", len(sel.CompensatedShares), len(v.gs.MissingGuardianIDs))
 	}
@@ -542,7 +535,7 @@ func (v *shareVerifier) selection(path SharePath, sel *SelectionShares, ct eg.Ci
 		if err != nil {
 			return v.errorf(path, "compensated share for %q: %w", missing, err)
 		}
-		v.items, v.labels = append(v.items, item), append(v.labels, shareLabel{path, k})
+		v.proofs.add(item, func(err error) error { return v.errorf(path, "compensated share for %q: proof: %w", missing, err) })
 	}
 	return nil
 }
@@ -560,26 +553,8 @@ func shareItem(g *eg.Group, ct eg.Ciphertext, share Hex, proof ChaumPedersenProo
 	return eg.ShareItem{Ciphertext: ct, Share: eg.DecryptionShare{Share: m, Proof: p}, PublicKey: key}, nil
 }
 
-// verifyBatches is how many batches of eg.MaxBatch proofs one goroutine verifies at a time.
-const verifyBatches = 2
-
 // verifyProofs verifies the collected proofs, batches in parallel, and names the first
 // that fails.
 func (v *shareVerifier) verifyProofs(ctx context.Context) error {
-	size := verifyBatches * eg.MaxBatch
-	parts := (len(v.items) + size - 1) / size
-	err := forEachParallel(ctx, parts, func(i int) error {
-		lo := i * size
-		err := v.d.e.Group.VerifyShareBatch(v.items[lo:min(lo+size, len(v.items))], v.d.e.ExtendedBaseHash)
-		var be *eg.BatchError
-		if errors.As(err, &be) {
-			label := v.labels[lo+be.Index]
-			if label.part < 0 {
-				return v.errorf(label.path, "share proof: %w", be.Err)
-			}
-			return v.errorf(label.path, "compensated share for %q: proof: %w", v.gs.MissingGuardianIDs[label.part], be.Err)
-		}
-		return err
-	})
-	return err
+	return v.proofs.verify(ctx, v.d.e.Group, v.d.e.ExtendedBaseHash)
 }

@@ -276,7 +276,8 @@ func (o *combineOp) compensate(ctx context.Context, el *loaded, dec *record.Decr
 	return copyResult("compensated_shares", []string{"election_id", "object_no", "guardian_id", "missing_guardian_id", "part"}, rows), nil
 }
 
-// combine decrypts one unit from the frozen guardians' shares.
+// combine decrypts one unit from the frozen guardians' shares, verifying all
+// the unit's proofs together (record.Decryptor.CombineUnit).
 func (o *combineOp) combine(ctx context.Context, el *loaded, dec *record.Decryptor, meta combineMeta, unit int) (jobs.Result, error) {
 	objs, err := o.s.unitObjects(ctx, el, unit)
 	if err != nil {
@@ -290,39 +291,52 @@ func (o *combineOp) combine(ctx context.Context, el *loaded, dec *record.Decrypt
 	if err != nil {
 		return nil, err
 	}
-	var rows [][]any
-	for _, obj := range objs {
-		if err := ctx.Err(); err != nil {
+	sels := make([]record.SelectionToCombine, len(objs))
+	for i, obj := range objs {
+		all, err := objectShares(el, meta, obj, shares, parts)
+		if err != nil {
 			return nil, err
 		}
-		all := make([]record.DecryptionShare, 0, len(el.guardians))
-		for _, g := range el.guardians {
-			id := g.GuardianID
-			if slices.Contains(meta.Missing, id) {
-				sh, err := dec.Reconstruct(obj.selection, id, orderedParts(parts[partKey{obj.no, id}], meta.Available))
-				if err != nil {
-					return nil, err
-				}
-				all = append(all, sh)
-				continue
-			}
-			sh, ok := shares[shareKey{obj.no, id}]
-			if !ok {
-				return nil, fmt.Errorf("object %d (%s/%s/%s) has no share of guardian %q", obj.no, obj.owner, obj.contest, obj.selection, id)
-			}
-			all = append(all, sh)
-		}
-		sel, err := dec.Combine(obj.selection, obj.ct, all)
-		if err != nil {
-			return nil, fmt.Errorf("%s, contest %s: %w", obj.owner, obj.contest, err)
-		}
+		sels[i] = record.SelectionToCombine{ObjectID: obj.selection, Ciphertext: obj.ct, Shares: all, RebuildMissing: true}
+	}
+	plain, err := dec.CombineUnit(ctx, sels)
+	var bad *record.SelectionError
+	if errors.As(err, &bad) {
+		return nil, fmt.Errorf("%s, contest %s: %w", objs[bad.Index].owner, objs[bad.Index].contest, bad.Err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	rows := make([][]any, len(objs))
+	for i, sel := range plain {
 		raw, err := json.Marshal(sel)
 		if err != nil {
 			return nil, err
 		}
-		rows = append(rows, []any{el.id, obj.no, sel.Tally, raw})
+		rows[i] = []any{el.id, objs[i].no, sel.Tally, raw}
 	}
 	return copyResult("plaintext_results", []string{"election_id", "object_no", "tally", "selection"}, rows), nil
+}
+
+// objectShares returns every guardian's share of one object, in guardian order: the
+// available guardians' as stored; for a missing guardian, the available guardians'
+// parts, from which CombineUnit rebuilds the share once it has verified them.
+func objectShares(el *loaded, meta combineMeta, obj object, shares map[shareKey]record.DecryptionShare, parts map[partKey][]record.CompensatedShare) ([]record.DecryptionShare, error) {
+	all := make([]record.DecryptionShare, 0, len(el.guardians))
+	for _, g := range el.guardians {
+		id := g.GuardianID
+		if slices.Contains(meta.Missing, id) {
+			all = append(all, record.DecryptionShare{ObjectID: obj.selection, GuardianID: id,
+				RecoveredParts: orderedParts(parts[partKey{obj.no, id}], meta.Available)})
+			continue
+		}
+		sh, ok := shares[shareKey{obj.no, id}]
+		if !ok {
+			return nil, fmt.Errorf("object %d (%s/%s/%s) has no share of guardian %q", obj.no, obj.owner, obj.contest, obj.selection, id)
+		}
+		all = append(all, sh)
+	}
+	return all, nil
 }
 
 type shareKey struct {
