@@ -218,12 +218,14 @@ func (g *Group) shareBatchHolds(items []ShareItem) bool {
 	}
 	// Legendre for all five; the combination raised to q for A, M and B only:
 	// a and b are held to the subgroup by the equations (as in Verify), up to
-	// a C_2 component that the Legendre symbol excludes.
+	// a C_2 component that the Legendre symbol excludes. A selection's shares
+	// (each guardian's, each compensated part) all decrypt the same A and B,
+	// so each distinct element is checked once.
 	members := make([]*big.Int, 0, 3*len(items))
 	for i := range items {
 		members = append(members, all[5*i], all[5*i+1], all[5*i+4])
 	}
-	if !g.allResidues(all) || !g.allInSubgroup(members) {
+	if !g.allResidues(distinct(all)) || !g.allInSubgroup(distinct(members)) {
 		return false
 	}
 	// all[5i:5i+4] = A, M, a, b get exponents −t2·v, t2·c, t1, t2 (B is not
@@ -250,11 +252,44 @@ func (g *Group) shareBatchHolds(items []ShareItem) bool {
 		}
 		ek.Add(ek, tmp.Mul(t1, p.Challenge.big()))
 	}
-	rhs := g.wrapP(g.multiExp(bases, exps))
+	rhs := g.wrapP(g.multiExp(mergeBases(bases, exps)))
 	for k, e := range keyExps {
 		rhs = g.MulP(rhs, k.Pow(ElementModQ{v: e.Mod(e, g.q)}))
 	}
 	return g.GPow(ElementModQ{v: xg.Mod(xg, g.q)}).Equal(rhs)
+}
+
+// distinct returns xs without repeated values, in first-seen order.
+func distinct(xs []*big.Int) []*big.Int {
+	seen := make(map[string]bool, len(xs))
+	out := make([]*big.Int, 0, len(xs))
+	for _, x := range xs {
+		if k := string(x.Bytes()); !seen[k] {
+			seen[k] = true
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// mergeBases returns the terms of ∏ bases[i]^exps[i] with equal bases merged
+// into one whose exponent is the sum of theirs (not reduced: the product is
+// the same number whatever subgroup a base lies in), so that a base repeated
+// across a batch, such as the A of a selection's shares, costs one
+// exponent's work.
+func mergeBases(bases, exps []*big.Int) ([]*big.Int, []*big.Int) {
+	at := make(map[string]int, len(bases))
+	outB, outE := make([]*big.Int, 0, len(bases)), make([]*big.Int, 0, len(exps))
+	for i, b := range bases {
+		k := string(b.Bytes())
+		if j, ok := at[k]; ok {
+			outE[j].Add(outE[j], exps[i])
+			continue
+		}
+		at[k] = len(outB)
+		outB, outE = append(outB, b), append(outE, new(big.Int).Set(exps[i]))
+	}
+	return outB, outE
 }
 
 // ConstantItem is one contest's accumulated ciphertext, its constant proof
