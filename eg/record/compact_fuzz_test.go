@@ -85,3 +85,39 @@ func FuzzViewDecoder(f *testing.F) {
 		}
 	})
 }
+
+// FuzzTallyBufferAddBinary multiplies arbitrary bytes, as an encoded subtotal of the
+// generated test-group election, into a TallyBuffer and with Tally.MergeBinary into a
+// Tally: it must not panic, both must take or refuse the same input, and what they take
+// must give the same products. The seeds are an empty tally's encoding and one of a
+// few ballots.
+func FuzzTallyBufferAddBinary(f *testing.F) {
+	gen := generatedElection(f)
+	e := gen.election
+	f.Add(e.NewTally().AppendBinary(nil))
+	sub := e.NewTally()
+	ballots, _, _ := encryptBallots(f, gen, 3, 8)
+	for _, b := range ballots {
+		if err := sub.Add(b); err != nil {
+			f.Fatal(err)
+		}
+	}
+	f.Add(sub.AppendBinary(nil))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		buf, tally := e.NewTallyBuffer(), e.NewTally()
+		err, merr := buf.AddBinary(data), tally.MergeBinary(data)
+		if (err == nil) != (merr == nil) {
+			t.Fatalf("AddBinary gives %v, MergeBinary %v", err, merr)
+		}
+		if err != nil {
+			return
+		}
+		got := e.NewTally()
+		if err := buf.MergeInto(got); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got.AppendBinary(nil), tally.AppendBinary(nil)) {
+			t.Fatal("the buffer's products differ from the tally's")
+		}
+	})
+}

@@ -1,6 +1,7 @@
 package record
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math/big"
@@ -12,11 +13,13 @@ import (
 // them, into one product per selection held in integers that it reuses, so that adding
 // a ballot allocates nothing (Tally.Add makes a new element for every product, a few
 // KiB of garbage per selection). It checks what Tally.Add checks, and skips placeholders
-// and spoiled ballots as it does; MergeInto multiplies the products into a Tally. It is
-// not safe for concurrent use.
+// and spoiled ballots as it does; AddBinary multiplies in an encoded subtotal the same
+// way, and MergeInto multiplies the products into a Tally. It is not safe for
+// concurrent use.
 type TallyBuffer struct {
 	e             *Election
 	p             *big.Int
+	pBytes        []byte                          // p as wide as the encoded subtotals' elements
 	sums          map[string][]bufferedCiphertext // contest id -> per manifest selection, in manifest order
 	x, prod, quo  big.Int                         // scratch of mul
 	cast, spoiled int
@@ -27,7 +30,9 @@ type bufferedCiphertext struct{ pad, data big.Int }
 
 // NewTallyBuffer returns an empty buffer: every product 1.
 func (e *Election) NewTallyBuffer() *TallyBuffer {
-	t := &TallyBuffer{e: e, p: e.Group.P(), sums: make(map[string][]bufferedCiphertext, len(e.Manifest.Contests))}
+	p := e.Group.P()
+	t := &TallyBuffer{e: e, p: p, pBytes: p.FillBytes(make([]byte, e.Group.PByteLen())),
+		sums: make(map[string][]bufferedCiphertext, len(e.Manifest.Contests))}
 	for _, c := range e.Manifest.Contests {
 		sums := make([]bufferedCiphertext, len(c.BallotSelections))
 		for i := range sums {
@@ -83,6 +88,35 @@ func (t *TallyBuffer) mul(acc *big.Int, x []byte) {
 	t.x.SetBytes(x)
 	t.prod.Mul(acc, &t.x)
 	t.quo.QuoRem(&t.prod, t.p, acc)
+}
+
+// AddBinary multiplies a tally that Tally.AppendBinary encoded for the same election
+// (a stored subtotal) into the products, with Tally.MergeBinary's checks (the length,
+// every value below p, not subgroup membership) made before anything is multiplied. The
+// encoding carries no counts.
+func (t *TallyBuffer) AddBinary(data []byte) error {
+	n := t.e.Group.PByteLen()
+	want := 0
+	for _, sums := range t.sums {
+		want += 2 * n * len(sums)
+	}
+	if len(data) != want {
+		return fmt.Errorf("encoded tally has %d bytes, the manifest's selections need %d", len(data), want)
+	}
+	for off := 0; off < len(data); off += n {
+		if bytes.Compare(data[off:off+n], t.pBytes) >= 0 {
+			return fmt.Errorf("encoded tally: the value at byte %d is not below p", off)
+		}
+	}
+	for _, c := range t.e.Manifest.Contests {
+		sums := t.sums[c.ObjectID]
+		for i := range sums {
+			t.mul(&sums[i].pad, data[:n])
+			t.mul(&sums[i].data, data[n:2*n])
+			data = data[2*n:]
+		}
+	}
+	return nil
 }
 
 // Cast is the number of cast ballots added.

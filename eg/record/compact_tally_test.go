@@ -98,6 +98,50 @@ func merged(t *testing.T, buf *TallyBuffer, e *Election) []byte {
 	return tally.AppendBinary(nil)
 }
 
+// TestTallyBufferAddBinary: subtotals encoded by Tally.AppendBinary multiply into a
+// buffer as Tally.MergeBinary multiplies them into a tally; a subtotal of the wrong
+// length or holding a value not below p is refused (as MergeBinary refuses it) and
+// adds nothing.
+func TestTallyBufferAddBinary(t *testing.T) {
+	gen := generatedElection(t)
+	ballots, _, _ := encryptBallots(t, gen, 9, 6)
+	want, buf := gen.election.NewTally(), gen.election.NewTallyBuffer()
+	for _, part := range [][]*SubmittedBallot{ballots[:4], ballots[4:]} {
+		sub := gen.election.NewTally()
+		for _, b := range part {
+			if err := sub.Add(b); err != nil {
+				t.Fatal(err)
+			}
+		}
+		enc := sub.AppendBinary(nil)
+		if err := want.MergeBinary(enc); err != nil {
+			t.Fatal(err)
+		}
+		if err := buf.AddBinary(enc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := merged(t, buf, gen.election)
+	if !bytes.Equal(before, want.AppendBinary(nil)) {
+		t.Error("subtotals added to a buffer differ from those merged into a tally")
+	}
+	valid := want.AppendBinary(nil)
+	n := gen.g.PByteLen()
+	notBelowP := bytes.Clone(valid)
+	gen.g.P().FillBytes(notBelowP[len(valid)-n:])
+	for name, data := range map[string][]byte{"short": valid[:len(valid)-1], "long": append(bytes.Clone(valid), 0), "not below p": notBelowP} {
+		if err := buf.AddBinary(data); err == nil {
+			t.Errorf("%s: a buffer took the subtotal", name)
+		}
+		if err := gen.election.NewTally().MergeBinary(data); err == nil {
+			t.Errorf("%s: Tally.MergeBinary took the subtotal the buffer refuses", name)
+		}
+		if !bytes.Equal(merged(t, buf, gen.election), before) {
+			t.Errorf("%s: the refused subtotal changed the buffer", name)
+		}
+	}
+}
+
 // BenchmarkTallyCompactBallots multiplies the small fixture's stored (compact) 4096-bit
 // ballots into a tally two ways, in the same run: decoded in full and added to a Tally
 // (what a verified tally does after validation), and read through a ViewDecoder into a

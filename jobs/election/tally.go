@@ -338,14 +338,20 @@ func (o *tallyOp) Complete(ctx context.Context, tx pgx.Tx, job jobs.JobStatus) e
 	if err != nil {
 		return err
 	}
-	tally := el.election.NewTally()
+	// A subtotal per chunk, thousands of them in a large election: multiplied in reused
+	// integers, straight from pgx's read buffer, they leave no garbage behind.
+	buf := el.election.NewTallyBuffer()
 	rows, err := tx.Query(ctx, `SELECT data FROM tally_subtotals WHERE election_id = $1`, el.id)
 	if err != nil {
 		return fmt.Errorf("read subtotals: %w", err)
 	}
-	var data []byte
-	if _, err := pgx.ForEachRow(rows, []any{&data}, func() error { return tally.MergeBinary(data) }); err != nil {
+	var data pgtype.DriverBytes
+	if _, err := pgx.ForEachRow(rows, []any{&data}, func() error { return buf.AddBinary(data) }); err != nil {
 		return fmt.Errorf("multiply subtotals: %w", err)
+	}
+	tally := el.election.NewTally()
+	if err := buf.MergeInto(tally); err != nil {
+		return err
 	}
 	var objects [][]any
 	for unit, c := range tally.Record(TallyObjectID).Contests {
