@@ -19,7 +19,12 @@ const (
 	defaultShutdownGrace = 30 * time.Second
 	defaultHTTPAddr      = ":8080"
 	defaultServeWorkers  = 2
-	maxChunkSize         = 100_000
+	// defaultWorkerGCPercent is a worker's GOGC. A tally's live heap is a few MB,
+	// so the heap goal sits at the runtime's 4 MB floor (GOGC 100); 50 halves the
+	// floor, which took 1–2 MiB off a worker's peak resident set in the memory
+	// benchmark (bench/NOTES.md) for a GC cost within the noise of the tally's CPU.
+	defaultWorkerGCPercent = 50
+	maxChunkSize           = 100_000
 )
 
 // dbOptions are the flags of every command that talks to the database.
@@ -170,6 +175,7 @@ type workerOptions struct {
 	engineOptions
 	concurrency int
 	metricsAddr string
+	gcPercent   int
 }
 
 func (o *workerOptions) register(fs *flagSet) {
@@ -178,6 +184,8 @@ func (o *workerOptions) register(fs *flagSet) {
 		"chunk slots of this worker (default: the number of CPUs)")
 	fs.StringEnv(&o.metricsAddr, "metrics-addr", "TALLYQ_METRICS_ADDR", "",
 		"`address` to serve Prometheus metrics on, at GET /metrics (and GET /healthz), e.g. :9090; empty: no metrics listener")
+	fs.IntEnv(&o.gcPercent, "gc-percent", "TALLYQ_GC_PERCENT", defaultWorkerGCPercent,
+		"the Go garbage collector's target (GOGC) in this process: the heap may grow this many percent over the live heap before a collection; lower keeps the peak memory closer to the live heap for more GC CPU; 0: the runtime's own (GOGC, else 100)")
 }
 
 func (o *workerOptions) validate() error {
@@ -186,6 +194,9 @@ func (o *workerOptions) validate() error {
 	}
 	if o.concurrency < 1 {
 		return usagef("--concurrency must be at least 1, got %d", o.concurrency)
+	}
+	if o.gcPercent < 0 {
+		return usagef("--gc-percent must not be negative (0: the runtime's own), got %d", o.gcPercent)
 	}
 	return nil
 }

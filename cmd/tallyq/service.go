@@ -124,6 +124,16 @@ func setMemoryLimit(budget int64, logger *slog.Logger) {
 	logger.Info("memory limit set", "budget", formatByteSize(budget), "goMemLimit", limit)
 }
 
+// setGCPercent sets the garbage collector's target (GOGC) to percent, or
+// leaves the runtime's (the GOGC variable, else 100) for 0.
+func setGCPercent(percent int, logger *slog.Logger) {
+	if percent <= 0 {
+		return
+	}
+	debug.SetGCPercent(percent)
+	logger.Info("GC target set", "gcPercent", percent)
+}
+
 // run runs slots chunk workers (none if 0), the maintenance loop and extra
 // (the HTTP server, if any) until ctx is cancelled or one of them fails;
 // then it waits for all of them to wind down and closes the pool.

@@ -21,7 +21,7 @@ func init() {
 func runWorker(ctx context.Context, e *env, args []string) error {
 	var opts workerOptions
 	if err := parseOptions(e, args, "worker", "[flags]",
-		"Process chunks with --concurrency slots, one chunk per slot, taking no new chunk while\nthe live heap is over --memory-budget. Run as many worker processes as you like against\none database. Stops on SIGTERM or SIGINT: no new chunks are fetched, in-flight chunks get\n--shutdown-grace to finish (then they are released), and the process exits 0. With\n--metrics-addr it serves Prometheus metrics at GET /metrics on that address.",
+		"Process chunks with --concurrency slots, one chunk per slot, taking no new chunk while\nthe live heap is over --memory-budget; --gc-percent is the GC's target. Run as many\nworker processes as you like against one database. Stops on SIGTERM or SIGINT: no new\nchunks are fetched, in-flight chunks get --shutdown-grace to finish (then they are\nreleased), and the process exits 0. With --metrics-addr it serves Prometheus metrics at\nGET /metrics on that address.",
 		&opts); err != nil {
 		return err
 	}
@@ -42,7 +42,9 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 			return serveHTTP(ctx, ln, metricsHandler(svc.metrics), opts.shutdownGrace)
 		}
 	}
-	logger.Info("starting worker", "concurrency", opts.concurrency, "memoryBudget", opts.memoryBudget.String(), "broker", opts.broker.value)
+	setGCPercent(opts.gcPercent, logger)
+	logger.Info("starting worker", "concurrency", opts.concurrency, "memoryBudget", opts.memoryBudget.String(),
+		"gcPercent", opts.gcPercent, "broker", opts.broker.value)
 	return svc.run(ctx, opts.concurrency, serveMetrics)
 }
 
