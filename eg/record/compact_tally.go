@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 
 	"github.com/tallyq/tallyq/eg"
 )
@@ -14,8 +15,8 @@ import (
 // a ballot allocates nothing (Tally.Add makes a new element for every product, a few
 // KiB of garbage per selection). It checks what Tally.Add checks, and skips placeholders
 // and spoiled ballots as it does; AddBinary multiplies in an encoded subtotal the same
-// way, and MergeInto multiplies the products into a Tally. It is not safe for
-// concurrent use.
+// way, AppendBinary encodes the products as Tally.AppendBinary does, and MergeInto
+// multiplies them into a Tally. It is not safe for concurrent use.
 type TallyBuffer struct {
 	e             *Election
 	p             *big.Int
@@ -96,11 +97,7 @@ func (t *TallyBuffer) mul(acc *big.Int, x []byte) {
 // encoding carries no counts.
 func (t *TallyBuffer) AddBinary(data []byte) error {
 	n := t.e.Group.PByteLen()
-	want := 0
-	for _, sums := range t.sums {
-		want += 2 * n * len(sums)
-	}
-	if len(data) != want {
+	if want := t.binaryLen(); len(data) != want {
 		return fmt.Errorf("encoded tally has %d bytes, the manifest's selections need %d", len(data), want)
 	}
 	for off := 0; off < len(data); off += n {
@@ -117,6 +114,37 @@ func (t *TallyBuffer) AddBinary(data []byte) error {
 		}
 	}
 	return nil
+}
+
+// AppendBinary appends the products to dst as Tally.AppendBinary encodes a tally (the
+// bytes a Tally merged from this buffer alone appends), without making elements of them.
+func (t *TallyBuffer) AppendBinary(dst []byte) []byte {
+	n := t.e.Group.PByteLen()
+	dst = slices.Grow(dst, t.binaryLen())
+	for _, c := range t.e.Manifest.Contests {
+		sums := t.sums[c.ObjectID]
+		for i := range sums {
+			dst = appendFilled(dst, &sums[i].pad, n)
+			dst = appendFilled(dst, &sums[i].data, n)
+		}
+	}
+	return dst
+}
+
+// appendFilled appends x as width big-endian bytes to dst, which has room for them.
+func appendFilled(dst []byte, x *big.Int, width int) []byte {
+	end := len(dst) + width
+	x.FillBytes(dst[len(dst):end])
+	return dst[:end]
+}
+
+// binaryLen is the length of the binary encoding of a tally of the buffer's election.
+func (t *TallyBuffer) binaryLen() int {
+	selections := 0
+	for _, sums := range t.sums {
+		selections += len(sums)
+	}
+	return 2 * t.e.Group.PByteLen() * selections
 }
 
 // Cast is the number of cast ballots added.

@@ -35,11 +35,17 @@ func TestTallyBufferAgreesWithTally(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := buf.MergeInto(got); err != nil {
-		t.Fatal(err)
+	alone := gen.election.NewTally()
+	for _, tally := range []*Tally{got, alone} {
+		if err := buf.MergeInto(tally); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if !bytes.Equal(got.AppendBinary(nil), want.AppendBinary(nil)) {
 		t.Error("the buffer's products merged into a tally differ from the tally of every ballot")
+	}
+	if !bytes.Equal(buf.AppendBinary([]byte("prefix")), append([]byte("prefix"), alone.AppendBinary(nil)...)) {
+		t.Error("the buffer's encoding differs from that of a tally merged from it alone")
 	}
 	if got.Cast() != want.Cast() || got.Spoiled() != want.Spoiled() || want.Cast() != 8 {
 		t.Errorf("cast %d, spoiled %d; want %d and %d (8 of 12 cast)", got.Cast(), got.Spoiled(), want.Cast(), want.Spoiled())
