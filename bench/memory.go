@@ -26,10 +26,11 @@ type MemoryConfig struct {
 	Spoiled int
 	// Processes runs the worker processes.
 	Processes
-	// Concurrency and MemoryBudget are the worker's --concurrency and
-	// --memory-budget.
+	// Concurrency, MemoryBudget and GCPercent are the worker's --concurrency,
+	// --memory-budget and --gc-percent.
 	Concurrency  int
 	MemoryBudget string
+	GCPercent    int `json:"gcPercent"`
 	// Logger receives this process's River and engine logs.
 	Logger *slog.Logger `json:"-"`
 	// Progress, when set, is told what the scenario is doing.
@@ -69,6 +70,9 @@ func RunMemory(ctx context.Context, pool *pgxpool.Pool, cfg MemoryConfig) (Memor
 	if len(cfg.Sizes) == 0 || len(cfg.ChunkSizes) == 0 || slices.Min(cfg.Sizes) < 1 || slices.Min(cfg.ChunkSizes) < 1 || cfg.Concurrency < 1 {
 		return res, fmt.Errorf("memory scenario: sizes, chunk sizes and concurrency must be positive: %v, %v, %d", cfg.Sizes, cfg.ChunkSizes, cfg.Concurrency)
 	}
+	if cfg.GCPercent < 0 {
+		return res, fmt.Errorf("memory scenario: the worker's GC percent must not be negative, got %d", cfg.GCPercent)
+	}
 	b, err := startElectionBench(ctx, pool, cfg.Pool, serviceConfig{}, cfg.Logger, cfg.Progress)
 	if err != nil {
 		return res, err
@@ -106,7 +110,7 @@ func RunMemory(ctx context.Context, pool *pgxpool.Pool, cfg MemoryConfig) (Memor
 func (s *electionService) memoryRun(ctx context.Context, cfg MemoryConfig, id int64, ballots, chunkSize int) (MemoryRun, error) {
 	run := MemoryRun{Ballots: ballots, ChunkSize: chunkSize}
 	t, hwm, err := s.tallyInProcesses(ctx, id, ballots, false, chunkSize, 1, func() (*tallyqProcess, error) {
-		return cfg.start(workerArgs(cfg.Concurrency, cfg.MemoryBudget))
+		return cfg.start(append(workerArgs(cfg.Concurrency, cfg.MemoryBudget), "--gc-percent", strconv.Itoa(cfg.GCPercent)))
 	})
 	if err != nil {
 		return run, err

@@ -60,7 +60,7 @@ func testProcesses(t *testing.T) Processes {
 func TestMemoryScenarioTiny(t *testing.T) {
 	pool := testdb.New(t, testdb.WithMaxConns(10))
 	cfg := MemoryConfig{Pool: tinyPool(t), Sizes: []int{20, 30}, ChunkSizes: []int{3, 50},
-		Processes: testProcesses(t), Concurrency: 2, MemoryBudget: "256MiB"}
+		Processes: testProcesses(t), Concurrency: 2, MemoryBudget: "256MiB", GCPercent: 50}
 	res, err := RunMemory(context.Background(), pool, cfg)
 	if err != nil {
 		t.Fatal(err)

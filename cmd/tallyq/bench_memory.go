@@ -69,6 +69,7 @@ type memoryBenchOptions struct {
 	tallyq       tallyqBinary
 	concurrency  int
 	memoryBudget byteSize
+	gcPercent    int
 }
 
 func (o *memoryBenchOptions) register(fs *flagSet) {
@@ -83,6 +84,7 @@ func (o *memoryBenchOptions) register(fs *flagSet) {
 	fs.IntEnv(&o.concurrency, "concurrency", "TALLYQ_CONCURRENCY", runtime.NumCPU(), "the worker process's --concurrency (default: the number of CPUs)")
 	o.memoryBudget = defaultMemoryBudget
 	fs.VarEnv(&o.memoryBudget, "memory-budget", "TALLYQ_MEMORY_BUDGET", "the worker process's --memory-budget `size`")
+	fs.IntEnv(&o.gcPercent, "gc-percent", "TALLYQ_GC_PERCENT", defaultWorkerGCPercent, "the worker process's --gc-percent (0: the Go runtime's own)")
 }
 
 func (o *memoryBenchOptions) validate() error {
@@ -94,6 +96,9 @@ func (o *memoryBenchOptions) validate() error {
 	}
 	if o.memoryBudget < 0 {
 		return usagef("--memory-budget must not be negative")
+	}
+	if o.gcPercent < 0 {
+		return usagef("--gc-percent must not be negative (0: the runtime's own)")
 	}
 	if err := o.tallyq.validate(); err != nil {
 		return err
@@ -108,7 +113,7 @@ func (o *memoryBenchOptions) slots() int { return 1 }
 
 func (o *memoryBenchOptions) run(ctx context.Context, e *env, pool *pgxpool.Pool, logger *slog.Logger) (any, error) {
 	res, err := bench.RunMemory(ctx, pool, bench.MemoryConfig{Pool: o.pool.config(), Sizes: o.sizes, ChunkSizes: o.chunkSizes, Spoiled: o.spoiled,
-		Processes: o.tallyq.processes(e, o.databaseURL), Concurrency: o.concurrency, MemoryBudget: o.memoryBudget.String(),
+		Processes: o.tallyq.processes(e, o.databaseURL), Concurrency: o.concurrency, MemoryBudget: o.memoryBudget.String(), GCPercent: o.gcPercent,
 		Logger: logger, Progress: progressTo(e)})
 	if err != nil {
 		return nil, err
@@ -120,8 +125,8 @@ func (o *memoryBenchOptions) run(ctx context.Context, e *env, pool *pgxpool.Pool
 func printMemoryResult(e *env, r bench.MemoryResult) {
 	c := r.Config
 	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(e.stdout, "memory benchmark: `tallyq worker --concurrency %d --memory-budget %s`, %s-group ballots (pool of %d), verification off, %d CPUs\n",
-		c.Concurrency, c.MemoryBudget, c.Pool.Group, r.PoolSize, runtime.NumCPU())
+	fmt.Fprintf(e.stdout, "memory benchmark: `tallyq worker --concurrency %d --memory-budget %s --gc-percent %d`, %s-group ballots (pool of %d), verification off, %d CPUs\n",
+		c.Concurrency, c.MemoryBudget, c.GCPercent, c.Pool.Group, r.PoolSize, runtime.NumCPU())
 	fmt.Fprintf(e.stdout, "postgres %s; fsync=%s synchronous_commit=%s full_page_writes=%s\n",
 		r.Postgres["server_version"], r.Postgres["fsync"], r.Postgres["synchronous_commit"], r.Postgres["full_page_writes"])
 	fmt.Fprint(w, "worker VmHWM MiB (tally s)\t")
