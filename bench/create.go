@@ -32,7 +32,7 @@ type CreateResult struct {
 	// of its first enqueue window, one transaction); RawRiverSeconds the
 	// anchor: inserting a raw River job per chunk, carrying the same
 	// message, in one transaction.
-	CreateSeconds   float64 `json:"createSeconds"`
+	CreateSeconds float64 `json:"createSeconds"`
 	// Enqueued is how many River jobs the creation inserted (the engine's
 	// enqueue window); the others are inserted as chunks settle.
 	Enqueued        int     `json:"enqueued"`
