@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -186,7 +187,7 @@ func (r *Results) rows() []row {
 		add(row{scenario: "memory", figure: "worker VmHWM, largest of all sizes and chunk sizes",
 			measured: mib(m.MaxMiB), anchor: "smallest " + mib(m.MinMiB), ratio: fmt.Sprintf("%.2f×", m.Ratio),
 			target: "≤ 1.2×, ≤ 100 MiB", slack: 1.2 / m.Ratio * min(1, 100/m.MaxMiB),
-			config: fmt.Sprintf("sizes %v × chunk sizes %v, `tallyq worker --concurrency %d --memory-budget %s`; %s", m.Config.Sizes, m.Config.ChunkSizes, m.Config.Concurrency, m.Config.MemoryBudget, memoryRuns(m))})
+			config: fmt.Sprintf("sizes %v × chunk sizes %v, `tallyq worker --concurrency %d --memory-budget %s --gc-percent %s`; %s", m.Config.Sizes, m.Config.ChunkSizes, m.Config.Concurrency, m.Config.MemoryBudget, gcPercent(m.Config.GCPercent), memoryRuns(m))})
 	}
 	if c := r.Create; c != nil {
 		add(row{scenario: "create", figure: fmt.Sprintf("create a %s-chunk job through the engine", count(c.Config.Chunks)),
@@ -278,4 +279,12 @@ func count(n int) string {
 		s = s[:i] + "," + s[i:]
 	}
 	return s
+}
+
+// gcPercent shows a worker's --gc-percent as the scenario passed it.
+func gcPercent(p int) string {
+	if p == 0 {
+		return "(the worker's default)"
+	}
+	return strconv.Itoa(p)
 }

@@ -268,6 +268,9 @@ func (m *inMemory) warmUp(ctx context.Context) error {
 
 // rate decodes, validates (as mode says) and multiplies every ballot, in
 // batches taken by the workers in turn, and returns ballots per second.
+// Unverified, it does what an unverified tally chunk does: read the
+// ciphertexts alone into a buffer of reused integers, and decode a spoiled
+// ballot in full.
 func (m *inMemory) rate(ctx context.Context, mode verifyMode) (float64, error) {
 	var next atomic.Int64
 	tallies := make([]*record.Tally, m.workers)
@@ -276,7 +279,12 @@ func (m *inMemory) rate(ctx context.Context, mode verifyMode) (float64, error) {
 	for w := range tallies {
 		t := m.pool.Election.NewTally()
 		tallies[w] = t
-		g.Go(func() error { return m.work(gctx, &next, t, mode) })
+		g.Go(func() error {
+			if mode == unverified {
+				return m.workUnverified(gctx, &next, t)
+			}
+			return m.work(gctx, &next, t, mode)
+		})
 	}
 	if err := g.Wait(); err != nil {
 		return 0, err
@@ -292,6 +300,15 @@ func (m *inMemory) rate(ctx context.Context, mode verifyMode) (float64, error) {
 	return float64(len(m.data)) / elapsed.Seconds(), nil
 }
 
+// take returns the next batch of ballots, or nil when none are left.
+func (m *inMemory) take(next *atomic.Int64) [][]byte {
+	from := int(next.Add(anchorBatch)) - anchorBatch
+	if from >= len(m.data) {
+		return nil
+	}
+	return m.data[from:min(from+anchorBatch, len(m.data))]
+}
+
 func (m *inMemory) work(ctx context.Context, next *atomic.Int64, t *record.Tally, mode verifyMode) error {
 	g, el := m.pool.Group, m.pool.Election
 	batch := make([]*record.SubmittedBallot, 0, anchorBatch)
@@ -299,12 +316,12 @@ func (m *inMemory) work(ctx context.Context, next *atomic.Int64, t *record.Tally
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		from := int(next.Add(anchorBatch)) - anchorBatch
-		if from >= len(m.data) {
+		data := m.take(next)
+		if data == nil {
 			return nil
 		}
 		batch = batch[:0]
-		for _, d := range m.data[from:min(from+anchorBatch, len(m.data))] {
+		for _, d := range data {
 			b, err := record.DecodeCompact(g, d)
 			if err != nil {
 				return err
@@ -329,4 +346,28 @@ func (m *inMemory) work(ctx context.Context, next *atomic.Int64, t *record.Tally
 			}
 		}
 	}
+}
+
+func (m *inMemory) workUnverified(ctx context.Context, next *atomic.Int64, t *record.Tally) error {
+	view, buf := record.NewViewDecoder(m.pool.Group), m.pool.Election.NewTallyBuffer()
+	for data := m.take(next); data != nil; data = m.take(next) {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		for _, d := range data {
+			v, err := view.Decode(d)
+			if err != nil {
+				return err
+			}
+			if v.State == record.BallotSpoiled {
+				if _, err := record.DecodeCompact(m.pool.Group, d); err != nil {
+					return err
+				}
+			}
+			if err := buf.Add(v); err != nil {
+				return err
+			}
+		}
+	}
+	return buf.MergeInto(t)
 }
