@@ -22,12 +22,7 @@ func generatedUnit(t *testing.T) *unitCase {
 	t.Helper()
 	gen := generatedElection(t)
 	ballots, _, want := encryptBallots(t, gen, 6, 21)
-	tally := gen.election.NewTally()
-	for _, b := range ballots {
-		if err := tally.Add(b); err != nil {
-			t.Fatal(err)
-		}
-	}
+	tally := tallyOf(t, gen.election, ballots)
 	d, err := gen.election.NewDecryptor(gen.cer.Guardians, uint64(tally.Cast()))
 	if err != nil {
 		t.Fatal(err)

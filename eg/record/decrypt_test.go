@@ -12,12 +12,7 @@ import (
 func TestCombineRejectsTampering(t *testing.T) {
 	gen := generatedElection(t)
 	ballots, _, _ := encryptBallots(t, gen, 3, 5)
-	tally := gen.election.NewTally()
-	for _, b := range ballots {
-		if err := tally.Add(b); err != nil {
-			t.Fatal(err)
-		}
-	}
+	tally := tallyOf(t, gen.election, ballots)
 	d, err := gen.election.NewDecryptor(gen.cer.Guardians, 3)
 	if err != nil {
 		t.Fatal(err)
@@ -97,12 +92,7 @@ func cloneShares(t *testing.T, s []DecryptionShare) []DecryptionShare {
 func TestCombineBeyondBound(t *testing.T) {
 	gen := generatedElection(t)
 	ballots, _, want := encryptBallots(t, gen, 6, 11)
-	tally := gen.election.NewTally()
-	for _, b := range ballots {
-		if err := tally.Add(b); err != nil {
-			t.Fatal(err)
-		}
-	}
+	tally := tallyOf(t, gen.election, ballots)
 	cts, err := tally.Record("t").Ciphertexts(gen.g)
 	if err != nil {
 		t.Fatal(err)

@@ -112,6 +112,18 @@ func randomBallot(r *rand.Rand, m *Manifest, id string) *PlaintextBallot {
 	return p
 }
 
+// tallyOf returns the tally of the given ballots.
+func tallyOf(t testing.TB, e *Election, ballots []*SubmittedBallot) *Tally {
+	t.Helper()
+	tally := e.NewTally()
+	for _, b := range ballots {
+		if err := tally.Add(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return tally
+}
+
 // encryptBallots encrypts n random ballots, every third spoiled, and returns them with the
 // expected counts of the cast ones per contest and selection.
 func encryptBallots(t testing.TB, gen *generated, n int, seed uint64) ([]*SubmittedBallot, []*PlaintextBallot, map[string]map[string]int) {

@@ -38,12 +38,7 @@ func generatedShares(t testing.TB) *sharesCase {
 	t.Helper()
 	gen := generatedElection(t)
 	ballots, _, _ := encryptBallots(t, gen, 9, 3)
-	tally := gen.election.NewTally()
-	for _, b := range ballots {
-		if err := tally.Add(b); err != nil {
-			t.Fatal(err)
-		}
-	}
+	tally := tallyOf(t, gen.election, ballots)
 	d, err := gen.election.NewDecryptor(gen.cer.Guardians, uint64(tally.Cast()))
 	if err != nil {
 		t.Fatal(err)
