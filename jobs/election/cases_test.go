@@ -175,15 +175,7 @@ func TestOfflineGuardian(t *testing.T) {
 	h.decryptServerSide(id, priv, "1", "2")
 
 	// The guardian's own machine: the exported record and its private record.
-	exported := t.TempDir()
-	if err := h.svc.Export(ctx, id, record.NewWriter(exported, "")); err != nil {
-		t.Fatal(err)
-	}
-	shares := offlineShares(t, exported, filepath.Join(priv, "private_guardians", "private_guardian_3.json"), []string{"4", "5"})
-	data, err := record.Marshal(shares)
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := h.guardian3OfflineShares(id, priv)
 	// A tampered file is refused and stores nothing.
 	tampered := strings.Replace(string(data), `"guardian_id": "3"`, `"guardian_id": "2"`, 1)
 	if _, err := h.svc.UploadShares(ctx, id, "3", strings.NewReader(tampered), "test"); !errors.Is(err, ErrInvalid) {
@@ -206,6 +198,23 @@ func TestOfflineGuardian(t *testing.T) {
 	h.wait(combine.Job.JobID)
 	out, _ := h.verifyExport(id)
 	assertSameRecord(t, pub, out)
+}
+
+// guardian3OfflineShares exports the election's record and returns the
+// shares file guardian 3 computes from it offline for missing guardians 4
+// and 5, as it would upload it.
+func (h *harness) guardian3OfflineShares(id int64, priv string) []byte {
+	h.t.Helper()
+	exported := h.t.TempDir()
+	if err := h.svc.Export(context.Background(), id, record.NewWriter(exported, "")); err != nil {
+		h.t.Fatal(err)
+	}
+	shares := offlineShares(h.t, exported, filepath.Join(priv, "private_guardians", "private_guardian_3.json"), []string{"4", "5"})
+	data, err := record.Marshal(shares)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return data
 }
 
 // offlineShares computes a guardian's shares as `tallyq guardian decrypt` does.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"math/big"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -102,15 +101,7 @@ func TestCombineNamesTamperedPart(t *testing.T) {
 	ctx := context.Background()
 	id := h.importAndTally(pub)
 	h.decryptServerSide(id, priv, "1", "2")
-	exported := t.TempDir()
-	if err := h.svc.Export(ctx, id, record.NewWriter(exported, "")); err != nil {
-		t.Fatal(err)
-	}
-	shares := offlineShares(t, exported, filepath.Join(priv, "private_guardians", "private_guardian_3.json"), []string{"4", "5"})
-	data, err := record.Marshal(shares)
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := h.guardian3OfflineShares(id, priv)
 	if _, err := h.svc.UploadShares(ctx, id, "3", strings.NewReader(string(data)), "test"); err != nil {
 		t.Fatal(err)
 	}
