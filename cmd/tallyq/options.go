@@ -14,7 +14,7 @@ import (
 // Defaults of the flags shared by several commands.
 const (
 	defaultMemoryBudget  = 256 << 20
-	defaultComputeNice   = 10
+	defaultComputeNice   = 0
 	defaultMaxAttempts   = 5
 	defaultShutdownGrace = 30 * time.Second
 	defaultHTTPAddr      = ":8080"

@@ -2,7 +2,6 @@ package rabbitmq
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -209,8 +208,8 @@ func (r *runner) handle(d amqp.Delivery) {
 
 // decode reads a chunk message and its outbox seq.
 func decode(d amqp.Delivery) (queue.Message, int64, error) {
-	var m queue.Message
-	if err := json.Unmarshal(d.Body, &m); err != nil {
+	m, err := decodeMessage(d.Body)
+	if err != nil {
 		return m, 0, fmt.Errorf("decode chunk message: %w", err)
 	}
 	if m.JobID == uuid.Nil || m.Operation == "" || m.Chunk < 0 {

@@ -21,6 +21,8 @@
 //     reports each message to Handler.DeliveryDead.
 //   - A delivery is acknowledged only after the handler returned nil, that
 //     is after the engine committed; an error requeues it after a pause.
+//   - Chunk messages are queue.Message in JSON, encoded and decoded without
+//     reflection (message.go); the outbox row's seq rides in a header.
 //   - amqp091-go does not reconnect; the broker does, with backoff, and
 //     declares its topology again each time. Ready fails while it is
 //     disconnected.

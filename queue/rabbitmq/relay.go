@@ -2,7 +2,6 @@ package rabbitmq
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -160,7 +159,7 @@ func (r *runner) publish(ctx context.Context, s *session, rows []outRow) ([]outR
 	var pubErr error
 	for _, o := range rows {
 		m := queue.Message{JobID: uuid.UUID(o.jobID), Chunk: int(o.chunk), Operation: o.operation}
-		body, err := json.Marshal(m)
+		body, err := encodeMessage(m)
 		if err != nil {
 			return nil, err
 		}
