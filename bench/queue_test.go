@@ -35,7 +35,8 @@ func TestRabbitMQQueueScenarioTiny(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(res.RawAMQPPerSec) != 1 || len(res.BrokerPerSec) != 1 || len(res.RiverPerSec) != 1 ||
-		res.RawAMQPMedian <= 0 || res.BrokerMedian <= 0 || res.RiverMedian <= 0 || res.Ratio <= 0 || res.RabbitMQServer == "" {
+		res.RawAMQPMedian <= 0 || res.BrokerMedian <= 0 || res.RiverMedian <= 0 || res.Ratio <= 0 || res.RabbitMQServer == "" ||
+		len(res.FloorPerSec) != 1 || res.FloorMedian <= 0 || res.FloorRatio <= 0 {
 		t.Fatalf("incomplete result %+v", res)
 	}
 }

@@ -43,19 +43,27 @@ type RabbitMQCPU struct {
 
 // RabbitMQResult is the outcome of the RabbitMQ queue scenario.
 type RabbitMQResult struct {
-	Config         RabbitMQConfig    `json:"config"`
-	Postgres       map[string]string `json:"postgres"`
-	RawAMQPPerSec  []float64         `json:"rawAmqpPerSec"`
-	BrokerPerSec   []float64         `json:"rabbitmqBrokerPerSec"`
-	RiverPerSec    []float64         `json:"riverBrokerPerSec"`
-	RawAMQPMedian  float64           `json:"rawAmqpMedian"`
-	BrokerMedian   float64           `json:"rabbitmqBrokerMedian"`
-	RiverMedian    float64           `json:"riverBrokerMedian"`
-	Ratio          float64           `json:"ratio"`
-	RawAMQPCPU     []RabbitMQCPU     `json:"rawAmqpCPU"`
-	BrokerCPU      []RabbitMQCPU     `json:"rabbitmqBrokerCPU"`
-	RiverCPU       []RabbitMQCPU     `json:"riverBrokerCPU"`
-	RabbitMQServer string            `json:"rabbitmqServer"`
+	Config        RabbitMQConfig    `json:"config"`
+	Postgres      map[string]string `json:"postgres"`
+	RawAMQPPerSec []float64         `json:"rawAmqpPerSec"`
+	BrokerPerSec  []float64         `json:"rabbitmqBrokerPerSec"`
+	RiverPerSec   []float64         `json:"riverBrokerPerSec"`
+	// FloorPerSec is the engine alone: chunks through a Go channel, no
+	// broker (floorBroker); it bounds what any broker can reach.
+	FloorPerSec   []float64 `json:"engineFloorPerSec"`
+	RawAMQPMedian float64   `json:"rawAmqpMedian"`
+	BrokerMedian  float64   `json:"rabbitmqBrokerMedian"`
+	RiverMedian   float64   `json:"riverBrokerMedian"`
+	FloorMedian   float64   `json:"engineFloorMedian"`
+	// FloorRatio is FloorMedian over RawAMQPMedian: the highest ratio a
+	// broker on this engine could show in this run.
+	FloorRatio     float64       `json:"engineFloorRatio"`
+	Ratio          float64       `json:"ratio"`
+	RawAMQPCPU     []RabbitMQCPU `json:"rawAmqpCPU"`
+	BrokerCPU      []RabbitMQCPU `json:"rabbitmqBrokerCPU"`
+	RiverCPU       []RabbitMQCPU `json:"riverBrokerCPU"`
+	FloorCPU       []RabbitMQCPU `json:"engineFloorCPU"`
+	RabbitMQServer string        `json:"rabbitmqServer"`
 }
 
 // benchPrefix names the scenario's queues on the node.
@@ -64,8 +72,8 @@ const benchPrefix = "tallyq-bench"
 // RunRabbitMQ measures no-op chunks per second through the RabbitMQ broker
 // with exact progress against raw amqp091 (persistent messages published
 // with confirms to a quorum queue, then consumed with acks, on the same
-// node), with the River broker's figure on the same database beside them,
-// alternating the three each round.
+// node), with the River broker's figure on the same database beside them
+// and the engine's alone (floorBroker), alternating the four each round.
 func RunRabbitMQ(ctx context.Context, pool *pgxpool.Pool, cfg RabbitMQConfig) (RabbitMQResult, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -87,6 +95,9 @@ func RunRabbitMQ(ctx context.Context, pool *pgxpool.Pool, cfg RabbitMQConfig) (R
 			{"River broker", func() (float64, error) {
 				return brokerRate(ctx, pool, QueueConfig{Chunks: cfg.Chunks, Workers: cfg.Workers, Logger: cfg.Logger})
 			}, &res.RiverPerSec, &res.RiverCPU},
+			{"engine alone", func() (float64, error) {
+				return floorRate(ctx, pool, cfg.Chunks, cfg.Workers, cfg.Logger)
+			}, &res.FloorPerSec, &res.FloorCPU},
 		}
 		for _, s := range sides {
 			if err := vacuum(ctx, pool); err != nil {
@@ -108,8 +119,10 @@ func RunRabbitMQ(ctx context.Context, pool *pgxpool.Pool, cfg RabbitMQConfig) (R
 		}
 	}
 	res.RawAMQPMedian, res.BrokerMedian, res.RiverMedian = median(res.RawAMQPPerSec), median(res.BrokerPerSec), median(res.RiverPerSec)
+	res.FloorMedian = median(res.FloorPerSec)
 	if res.RawAMQPMedian > 0 {
 		res.Ratio = res.BrokerMedian / res.RawAMQPMedian
+		res.FloorRatio = res.FloorMedian / res.RawAMQPMedian
 	}
 	return res, nil
 }

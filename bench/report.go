@@ -163,7 +163,9 @@ func (r *Results) rows() []row {
 	}
 	if q := r.QueueRabbitMQ; q != nil {
 		add(ratioRow("queue", "no-op chunks/s, RabbitMQ broker, exact progress", perSec(q.BrokerMedian), "raw amqp091 persistent+confirms "+perSec(q.RawAMQPMedian),
-			q.Ratio, 0.5, fmt.Sprintf("%d chunks × %d rounds, %d workers; River broker beside: %s", q.Config.Chunks, q.Config.Rounds, q.Config.Workers, perSec(q.RiverMedian))))
+			q.Ratio, 0.5, fmt.Sprintf("%d chunks × %d rounds, %d workers; River broker beside: %s", q.Config.Chunks, q.Config.Rounds, q.Config.Workers, perSec(q.RiverMedian))),
+			ratioRow("queue", "no-op chunks/s, engine alone (no broker), exact progress", perSec(q.FloorMedian), "raw amqp091 persistent+confirms "+perSec(q.RawAMQPMedian),
+				q.FloorRatio, 0, "the ceiling of any broker's ratio above: the engine's claim and commit with messages in a Go channel"))
 	}
 	if t := r.Tally; t != nil {
 		cfg := fmt.Sprintf("%d ballots, chunks of %d, %d in-process workers, %d rounds (%d verified)", t.Config.Ballots, t.Config.ChunkSize, t.Config.Workers, t.Config.Rounds, t.Config.VerifiedRounds)

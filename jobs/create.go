@@ -74,8 +74,11 @@ func (e *Engine) CreateJobTx(ctx context.Context, tx pgx.Tx, p CreateParams) (Jo
 		id, p.ElectionID, p.OperationType, p.TotalChunks, maxAttempts, p.CreatedBy, metadata, stageEnds, released); err != nil {
 		return JobStatus{}, fmt.Errorf("insert job: %w", err)
 	}
+	// [16]byte and int32: pgx's native binary encodings (uuid.UUID would go
+	// through its driver.Valuer as text, a million times for a large job).
+	rawID := [16]byte(id)
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"job_chunks"}, []string{"job_id", "chunk_no"},
-		pgx.CopyFromSlice(p.TotalChunks, func(i int) ([]any, error) { return []any{id, i}, nil })); err != nil {
+		pgx.CopyFromSlice(p.TotalChunks, func(i int) ([]any, error) { return []any{rawID, int32(i)}, nil })); err != nil {
 		return JobStatus{}, fmt.Errorf("insert %d chunks: %w", p.TotalChunks, err)
 	}
 	if err := e.enqueueRange(ctx, tx, id, p.OperationType, 0, released); err != nil {

@@ -44,9 +44,11 @@ func printRabbitMQResult(e *env, r bench.RabbitMQResult) {
 	fmt.Fprintf(w, "raw amqp091 msgs/s (confirmed publish, then acked consume)\t%s (median %.0f)\n", rates(r.RawAMQPPerSec), r.RawAMQPMedian)
 	fmt.Fprintf(w, "RabbitMQ broker chunks/s, exact progress\t%s (median %.0f)\n", rates(r.BrokerPerSec), r.BrokerMedian)
 	fmt.Fprintf(w, "River broker chunks/s, exact progress\t%s (median %.0f)\n", rates(r.RiverPerSec), r.RiverMedian)
+	fmt.Fprintf(w, "engine alone chunks/s (no broker: a Go channel)\t%s (median %.0f)\n", rates(r.FloorPerSec), r.FloorMedian)
 	fmt.Fprintf(w, "ratio RabbitMQ broker / raw amqp091\t%.2f\n", r.Ratio)
-	fmt.Fprintf(w, "CPU µs per chunk (this process + Postgres + RabbitMQ)\traw amqp091 %s; RabbitMQ broker %s; River broker %s\n",
-		rabbitCPU(r.RawAMQPCPU), rabbitCPU(r.BrokerCPU), rabbitCPU(r.RiverCPU))
+	fmt.Fprintf(w, "ceiling: engine alone / raw amqp091\t%.2f\n", r.FloorRatio)
+	fmt.Fprintf(w, "CPU µs per chunk (this process + Postgres + RabbitMQ)\traw amqp091 %s; RabbitMQ broker %s; River broker %s; engine alone %s\n",
+		rabbitCPU(r.RawAMQPCPU), rabbitCPU(r.BrokerCPU), rabbitCPU(r.RiverCPU), rabbitCPU(r.FloorCPU))
 	w.Flush()
 }
 

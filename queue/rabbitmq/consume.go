@@ -156,7 +156,8 @@ type inbound struct {
 	settled atomic.Bool // a settle statement ran in the handler's commit
 }
 
-// seqHeader carries the outbox row's seq in each message.
+// seqHeader carried the outbox row's seq in the messages of earlier
+// versions, which may still wait in a queue; the body carries it now.
 const seqHeader = "tallyq-seq"
 
 // handle runs the handler on one delivery and acknowledges it after the
@@ -208,14 +209,18 @@ func (r *runner) handle(d amqp.Delivery) {
 
 // decode reads a chunk message and its outbox seq.
 func decode(d amqp.Delivery) (queue.Message, int64, error) {
-	m, err := decodeMessage(d.Body)
+	env, err := decodeEnvelope(d.Body)
+	m := env.Message
 	if err != nil {
 		return m, 0, fmt.Errorf("decode chunk message: %w", err)
 	}
 	if m.JobID == uuid.Nil || m.Operation == "" || m.Chunk < 0 {
 		return m, 0, fmt.Errorf("chunk message %s lacks a job, chunk or operation", m)
 	}
-	return m, headerInt(d.Headers, seqHeader), nil
+	if env.Seq == 0 {
+		return m, headerInt(d.Headers, seqHeader), nil
+	}
+	return m, env.Seq, nil
 }
 
 // headerInt reads an integer header (0 when absent).

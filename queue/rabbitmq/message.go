@@ -10,79 +10,114 @@ import (
 	"github.com/tallyq/tallyq/queue"
 )
 
-// A chunk message's body is queue.Message as encoding/json writes it. The
+// A chunk message's body is an envelope as encoding/json writes it. The
 // relay encodes, and every consumer decodes, one per chunk, so both take a
 // path without reflection for the bodies the relay writes; anything else
 // (an operation name that JSON escapes, a body from another version) goes
 // through encoding/json.
+//
+// The seq rides in the body rather than in a header, and messages carry no
+// other properties: headers and properties cost the node about a quarter
+// more CPU per message (bench/NOTES.md).
+
+// envelope is a chunk message's body: the message, and the seq of the
+// outbox row it was published from (0: none, as in messages of versions
+// that carried it in the seqHeader header).
+type envelope struct {
+	queue.Message
+	Seq int64 `json:"seq"`
+}
 
 // The parts of a body in json.Marshal's field order.
 var (
 	bodyJobID = []byte(`{"job_id":"`)
 	bodyChunk = []byte(`","chunk":`)
 	bodyOp    = []byte(`,"op":"`)
-	bodyEnd   = []byte(`"}`)
+	bodySeq   = []byte(`","seq":`)
+	bodyEnd   = []byte(`}`)
 )
 
-// encodeMessage returns m's body, byte for byte what json.Marshal(m) writes.
-func encodeMessage(m queue.Message) ([]byte, error) {
+// encodeEnvelope returns env's body, byte for byte what json.Marshal(env)
+// writes.
+func encodeEnvelope(env envelope) ([]byte, error) {
+	m := env.Message
 	if !plainOperation(m.Operation) {
-		return json.Marshal(m)
+		return json.Marshal(env)
 	}
-	b := make([]byte, 0, len(bodyJobID)+36+len(bodyChunk)+20+len(bodyOp)+len(m.Operation)+len(bodyEnd))
+	b := make([]byte, 0, len(bodyJobID)+36+len(bodyChunk)+20+len(bodyOp)+len(m.Operation)+len(bodySeq)+20+len(bodyEnd))
 	b = append(b, bodyJobID...)
 	b = append(b, m.JobID.String()...)
 	b = append(b, bodyChunk...)
 	b = strconv.AppendInt(b, int64(m.Chunk), 10)
 	b = append(b, bodyOp...)
 	b = append(b, m.Operation...)
+	b = append(b, bodySeq...)
+	b = strconv.AppendInt(b, env.Seq, 10)
 	return append(b, bodyEnd...), nil
 }
 
-// decodeMessage reads a chunk message's body.
-func decodeMessage(body []byte) (queue.Message, error) {
-	if m, ok := parsePlainMessage(body); ok {
-		return m, nil
+// decodeEnvelope reads a chunk message's body.
+func decodeEnvelope(body []byte) (envelope, error) {
+	if env, ok := parsePlainEnvelope(body); ok {
+		return env, nil
 	}
-	var m queue.Message
-	err := json.Unmarshal(body, &m)
-	return m, err
+	var env envelope
+	err := json.Unmarshal(body, &env)
+	return env, err
 }
 
-// parsePlainMessage reads a body in encodeMessage's form with a plain
+// parsePlainEnvelope reads a body in encodeEnvelope's form with a plain
 // operation name; ok is false for any other.
-func parsePlainMessage(body []byte) (m queue.Message, ok bool) {
+func parsePlainEnvelope(body []byte) (env envelope, ok bool) {
 	rest, ok := bytes.CutPrefix(body, bodyJobID)
 	if !ok || len(rest) < 36 {
-		return m, false
+		return env, false
 	}
 	id, err := uuid.ParseBytes(rest[:36])
 	if err != nil {
-		return m, false
+		return env, false
 	}
 	if rest, ok = bytes.CutPrefix(rest[36:], bodyChunk); !ok {
-		return m, false
+		return env, false
 	}
+	chunk, rest, ok := cutNatural(rest)
+	if !ok {
+		return env, false
+	}
+	if rest, ok = bytes.CutPrefix(rest, bodyOp); !ok {
+		return env, false
+	}
+	end := bytes.IndexByte(rest, '"')
+	if end < 0 || !plainOperation(string(rest[:end])) {
+		return env, false
+	}
+	op := string(rest[:end])
+	if rest, ok = bytes.CutPrefix(rest[end:], bodySeq); !ok {
+		return env, false
+	}
+	seq, rest, ok := cutNatural(rest)
+	if !ok || !bytes.Equal(rest, bodyEnd) {
+		return env, false
+	}
+	return envelope{Message: queue.Message{JobID: id, Chunk: int(chunk), Operation: op}, Seq: seq}, true
+}
+
+// cutNatural reads a JSON number without sign, fraction or exponent that
+// fits an int from the start of b, and returns the rest.
+func cutNatural(b []byte) (n int64, rest []byte, ok bool) {
 	digits := 0
-	for digits < len(rest) && rest[digits] >= '0' && rest[digits] <= '9' {
+	for digits < len(b) && b[digits] >= '0' && b[digits] <= '9' {
 		digits++
 	}
-	// Leading zeros are not JSON; a number too large for int is refused.
-	if digits == 0 || (digits > 1 && rest[0] == '0') {
-		return m, false
+	// Leading zeros are not JSON.
+	if digits == 0 || (digits > 1 && b[0] == '0') {
+		return 0, b, false
 	}
-	chunk, err := strconv.Atoi(string(rest[:digits]))
+	n, err := strconv.ParseInt(string(b[:digits]), 10, strconv.IntSize)
 	if err != nil {
-		return m, false
+		return 0, b, false
 	}
-	if rest, ok = bytes.CutPrefix(rest[digits:], bodyOp); !ok {
-		return m, false
-	}
-	op, ok := bytes.CutSuffix(rest, bodyEnd)
-	if !ok || !plainOperation(string(op)) {
-		return m, false
-	}
-	return queue.Message{JobID: id, Chunk: chunk, Operation: string(op)}, true
+	return n, b[digits:], true
 }
 
 // plainOperation reports whether JSON writes op as it is: letters, digits,

@@ -11,35 +11,35 @@ import (
 	"github.com/tallyq/tallyq/queue"
 )
 
-// FuzzMessageCodec checks that encodeMessage writes what json.Marshal
-// writes, that decodeMessage reads it back, and that any body the fast path
+// FuzzEnvelopeCodec checks that encodeEnvelope writes what json.Marshal
+// writes, that decodeEnvelope reads it back, and that any body the fast path
 // accepts reads the same through encoding/json.
-func FuzzMessageCodec(f *testing.F) {
+func FuzzEnvelopeCodec(f *testing.F) {
 	id := uuid.MustParse("01a21fac-d44a-7924-9ed3-d601208bd170")
-	f.Add(id[:], 7, "TALLY", []byte(`{"job_id":"01a21fac-d44a-7924-9ed3-d601208bd170","chunk":7,"op":"TALLY"}`))
-	f.Add(id[:], -1, `a"b\c<é>`, []byte(`{"job_id":"01a21fac-d44a-7924-9ed3-d601208bd170","chunk":007,"op":"X"}`))
-	f.Add(id[:], 1<<40, "", []byte(`{"op":"X","chunk":1,"job_id":"01a21fac-d44a-7924-9ed3-d601208bd170"}`))
-	f.Fuzz(func(t *testing.T, idBytes []byte, chunk int, op string, body []byte) {
-		var m queue.Message
-		copy(m.JobID[:], idBytes)
-		m.Chunk, m.Operation = chunk, op
-		want, err := json.Marshal(m)
+	f.Add(id[:], 7, "TALLY", int64(42), []byte(`{"job_id":"01a21fac-d44a-7924-9ed3-d601208bd170","chunk":7,"op":"TALLY","seq":42}`))
+	f.Add(id[:], -1, `a"b\c<é>`, int64(-3), []byte(`{"job_id":"01a21fac-d44a-7924-9ed3-d601208bd170","chunk":007,"op":"X","seq":1}`))
+	f.Add(id[:], 1<<40, "", int64(0), []byte(`{"op":"X","chunk":1,"job_id":"01a21fac-d44a-7924-9ed3-d601208bd170"}`))
+	f.Fuzz(func(t *testing.T, idBytes []byte, chunk int, op string, seq int64, body []byte) {
+		env := envelope{Seq: seq}
+		copy(env.JobID[:], idBytes)
+		env.Chunk, env.Operation = chunk, op
+		want, err := json.Marshal(env)
 		if err != nil {
 			t.Skip("not encodable")
 		}
-		got, err := encodeMessage(m)
+		got, err := encodeEnvelope(env)
 		if err != nil || !bytes.Equal(got, want) {
-			t.Fatalf("encodeMessage(%+v) = %s, %v; json.Marshal writes %s", m, got, err, want)
+			t.Fatalf("encodeEnvelope(%+v) = %s, %v; json.Marshal writes %s", env, got, err, want)
 		}
-		var viaJSON queue.Message
+		var viaJSON envelope
 		if err := json.Unmarshal(want, &viaJSON); err != nil {
 			t.Fatalf("json.Unmarshal of its own %s: %v", want, err)
 		}
-		if back, err := decodeMessage(got); err != nil || back != viaJSON {
-			t.Fatalf("decodeMessage(%s) = %+v, %v; want %+v", got, back, err, viaJSON)
+		if back, err := decodeEnvelope(got); err != nil || back != viaJSON {
+			t.Fatalf("decodeEnvelope(%s) = %+v, %v; want %+v", got, back, err, viaJSON)
 		}
-		if fast, ok := parsePlainMessage(body); ok {
-			var slow queue.Message
+		if fast, ok := parsePlainEnvelope(body); ok {
+			var slow envelope
 			if err := json.Unmarshal(body, &slow); err != nil || slow != fast {
 				t.Fatalf("fast path read %s as %+v; encoding/json: %+v, %v", body, fast, slow, err)
 			}
@@ -47,32 +47,35 @@ func FuzzMessageCodec(f *testing.F) {
 	})
 }
 
-// TestDecodeMessageFallsBack reads bodies the fast path does not take.
-func TestDecodeMessageFallsBack(t *testing.T) {
+// TestDecodeEnvelopeFallsBack reads bodies the fast path does not take,
+// among them an earlier version's, whose seq was in a header.
+func TestDecodeEnvelopeFallsBack(t *testing.T) {
 	id := uuid.MustParse("01a21fac-d44a-7924-9ed3-d601208bd170")
-	for _, body := range []string{
-		`{"op":"TALLY","chunk":3,"job_id":"01a21fac-d44a-7924-9ed3-d601208bd170"}`,
-		`{"job_id":"01a21fac-d44a-7924-9ed3-d601208bd170", "chunk":3, "op":"TALLY"}`,
-		`{"job_id":"01a21fac-d44a-7924-9ed3-d601208bd170","chunk":3,"op":"TAL\u004cY"}`,
+	for body, seq := range map[string]int64{
+		`{"job_id":"01a21fac-d44a-7924-9ed3-d601208bd170","chunk":3,"op":"TALLY"}`:                  0,
+		`{"op":"TALLY","chunk":3,"job_id":"01a21fac-d44a-7924-9ed3-d601208bd170","seq":9}`:          9,
+		`{"job_id":"01a21fac-d44a-7924-9ed3-d601208bd170", "chunk":3, "op":"TALLY", "seq":9}`:       9,
+		`{"job_id":"01a21fac-d44a-7924-9ed3-d601208bd170","chunk":3,"op":"TAL\u004cY","seq":9}`:     9,
+		`{"job_id":"01a21fac-d44a-7924-9ed3-d601208bd170","chunk":3,"op":"TALLY","seq":9,"x":true}`: 9,
 	} {
-		if _, fast := parsePlainMessage([]byte(body)); fast {
+		if _, fast := parsePlainEnvelope([]byte(body)); fast {
 			t.Errorf("fast path took %s", body)
 		}
-		m, err := decodeMessage([]byte(body))
-		if err != nil || m != (queue.Message{JobID: id, Chunk: 3, Operation: "TALLY"}) {
-			t.Errorf("decodeMessage(%s) = %+v, %v", body, m, err)
+		env, err := decodeEnvelope([]byte(body))
+		if err != nil || env != (envelope{Message: queue.Message{JobID: id, Chunk: 3, Operation: "TALLY"}, Seq: seq}) {
+			t.Errorf("decodeEnvelope(%s) = %+v, %v", body, env, err)
 		}
 	}
-	if _, err := decodeMessage([]byte(`{"job_id":"nope"}`)); err == nil {
-		t.Error("decodeMessage accepted a job id that is not a UUID")
+	if _, err := decodeEnvelope([]byte(`{"job_id":"nope"}`)); err == nil {
+		t.Error("decodeEnvelope accepted a job id that is not a UUID")
 	}
 }
 
-// BenchmarkDecodeMessage decodes a relay-written body with decodeMessage and
-// with encoding/json in the same run and reports how many times faster the
-// former is (json-over-fast).
-func BenchmarkDecodeMessage(b *testing.B) {
-	body, err := encodeMessage(queue.Message{JobID: uuid.New(), Chunk: 12345, Operation: "DECRYPT_SHARE"})
+// BenchmarkDecodeEnvelope decodes a relay-written body with decodeEnvelope
+// and with encoding/json in the same run and reports how many times faster
+// the former is (json-over-fast).
+func BenchmarkDecodeEnvelope(b *testing.B) {
+	body, err := encodeEnvelope(envelope{Message: queue.Message{JobID: uuid.New(), Chunk: 12345, Operation: "DECRYPT_SHARE"}, Seq: 987654})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -86,8 +89,8 @@ func BenchmarkDecodeMessage(b *testing.B) {
 		return time.Since(start)
 	}
 	b.ResetTimer()
-	fast := timeLoop(func() error { _, err := decodeMessage(body); return err })
-	slow := timeLoop(func() error { var m queue.Message; return json.Unmarshal(body, &m) })
+	fast := timeLoop(func() error { _, err := decodeEnvelope(body); return err })
+	slow := timeLoop(func() error { var env envelope; return json.Unmarshal(body, &env) })
 	b.ReportMetric(float64(slow)/float64(fast), "json-over-fast")
 	b.ReportMetric(float64(fast.Nanoseconds())/float64(b.N), "fast-ns/op")
 	b.ReportMetric(float64(slow.Nanoseconds())/float64(b.N), "json-ns/op")

@@ -15,14 +15,16 @@
 //     unsettled, and takes the next rows round-robin across jobs, so a job
 //     enqueued later waits behind at most MaxInFlight messages, not behind
 //     all of a large job's.
-//   - Topology: a direct exchange, one durable quorum queue per operation
-//     (<prefix>.<operation in lower case>) with an explicit delivery limit
+//   - Topology: one durable quorum queue per operation (<prefix>.<operation
+//     in lower case>), bound to a direct exchange <prefix> for other
+//     publishers, with an explicit delivery limit
 //     and at-least-once dead-lettering to <prefix>.dead, whose consumer
 //     reports each message to Handler.DeliveryDead.
 //   - A delivery is acknowledged only after the handler returned nil, that
 //     is after the engine committed; an error requeues it after a pause.
-//   - Chunk messages are queue.Message in JSON, encoded and decoded without
-//     reflection (message.go); the outbox row's seq rides in a header.
+//   - The relay publishes straight to each queue (the default exchange) a
+//     bare persistent message: queue.Message and the outbox row's seq in
+//     JSON, encoded and decoded without reflection (message.go).
 //   - amqp091-go does not reconnect; the broker does, with backoff, and
 //     declares its topology again each time. Ready fails while it is
 //     disconnected.
@@ -116,6 +118,7 @@ type Broker struct {
 	cfg    Config
 	uri    amqp.URI
 	routes map[string]string // operation → routing key (and queue suffix)
+	queues map[string]string // operation → queue name
 
 	mu       sync.Mutex
 	run      *runner // nil until Start and after Stop
@@ -155,7 +158,11 @@ func New(pool *pgxpool.Pool, cfg Config) (*Broker, error) {
 		seen[key] = op
 		routes[op] = key
 	}
-	return &Broker{pool: pool, cfg: cfg, uri: uri, routes: routes}, nil
+	b := &Broker{pool: pool, cfg: cfg, uri: uri, routes: routes, queues: map[string]string{}}
+	for op := range routes {
+		b.queues[op] = b.QueueName(op)
+	}
+	return b, nil
 }
 
 // CheckURL returns an error if raw is not an AMQP URL the broker accepts:
@@ -198,7 +205,9 @@ func isLoopback(host string) bool {
 // Name returns "rabbitmq".
 func (b *Broker) Name() string { return "rabbitmq" }
 
-// Exchange is the name of the exchange chunk messages are published to.
+// Exchange is the name of the direct exchange the operation queues are
+// bound to, by their operation in lower case; the relay itself publishes
+// straight to the queues.
 func (b *Broker) Exchange() string { return b.cfg.QueuePrefix }
 
 // QueueName returns the queue of an operation's chunk messages.
