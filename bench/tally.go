@@ -143,6 +143,9 @@ func RunTally(ctx context.Context, pool *pgxpool.Pool, cfg TallyConfig) (TallyRe
 			return res, err
 		}
 	}
+	if err := settleStorage(ctx, pool, b.progress); err != nil {
+		return res, err
+	}
 	for round := range cfg.Rounds {
 		for _, verify := range []bool{false, true} {
 			if verify && round >= cfg.VerifiedRounds {
