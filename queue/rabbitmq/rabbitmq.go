@@ -118,7 +118,6 @@ type Broker struct {
 	cfg    Config
 	uri    amqp.URI
 	routes map[string]string // operation → routing key (and queue suffix)
-	queues map[string]string // operation → queue name
 
 	mu       sync.Mutex
 	run      *runner // nil until Start and after Stop
@@ -158,11 +157,7 @@ func New(pool *pgxpool.Pool, cfg Config) (*Broker, error) {
 		seen[key] = op
 		routes[op] = key
 	}
-	b := &Broker{pool: pool, cfg: cfg, uri: uri, routes: routes, queues: map[string]string{}}
-	for op := range routes {
-		b.queues[op] = b.QueueName(op)
-	}
-	return b, nil
+	return &Broker{pool: pool, cfg: cfg, uri: uri, routes: routes}, nil
 }
 
 // CheckURL returns an error if raw is not an AMQP URL the broker accepts:

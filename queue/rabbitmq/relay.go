@@ -164,7 +164,7 @@ func (r *runner) publish(ctx context.Context, s *session, rows []outRow) ([]outR
 		}
 		// Straight to the queue through the default exchange: routing
 		// through the broker's exchange cost the node more CPU per message.
-		dc, err := s.pub.PublishWithDeferredConfirmWithContext(ctx, "", r.b.queues[o.operation], false, false, amqp.Publishing{
+		dc, err := s.pub.PublishWithDeferredConfirmWithContext(ctx, "", r.b.QueueName(o.operation), false, false, amqp.Publishing{
 			ContentType:  "application/json",
 			DeliveryMode: amqp.Persistent,
 			Body:         body,
