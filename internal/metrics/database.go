@@ -61,9 +61,9 @@ var (
 	descJobFailed = prometheus.NewDesc("tallyq_job_chunks_failed",
 		"Chunks of an active job that failed for good.", []string{"job_id", "operation"}, nil)
 	descOutbox = prometheus.NewDesc("tallyq_outbox_unpublished_messages",
-		"Rows of the RabbitMQ broker's outbox waiting for the relay to publish them.", nil, nil)
+		"Chunk messages in the RabbitMQ broker's outbox waiting for the relay to publish them.", nil, nil)
 	descOutboxAge = prometheus.NewDesc("tallyq_outbox_oldest_unpublished_age_seconds",
-		"Age of the oldest unpublished row of the RabbitMQ broker's outbox (0 when none): how far the relay lags.", nil, nil)
+		"Age of the oldest outbox range of the RabbitMQ broker with messages not yet published (0 when none): how far the relay lags.", nil, nil)
 )
 
 // dbCollector reads the database's figures at scrape time, in one round trip.
@@ -104,7 +104,7 @@ type activeJob struct {
 type snapshot struct {
 	jobs   map[[2]string]int64 // (status, operation) → jobs
 	active []activeJob         // oldest first
-	// The outbox's unpublished rows, the oldest one's age, and whether it
+	// The outbox's unpublished messages, the oldest range's age, and whether it
 	// holds any row.
 	unpublished int64
 	oldestAge   float64
@@ -137,14 +137,14 @@ const activeSQL = `
 	WHERE j.status IN ('QUEUED', 'IN_PROGRESS')
 	ORDER BY j.created_at, j.job_id`
 
-// outboxSQL counts the outbox's unpublished rows and dates the oldest, through
-// the partial index of unpublished rows (few while the relay keeps up, however
-// many are published and waiting for workers), and tells whether the outbox
-// holds any row.
+// outboxSQL counts the outbox's unpublished messages and dates the oldest
+// range holding some, through the partial index of ranges not wholly
+// published (few while the relay keeps up), and tells whether the outbox
+// holds any range.
 const outboxSQL = `
-	SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8,
+	SELECT coalesce(sum(end_chunk - next_chunk), 0), coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8,
 		EXISTS (SELECT 1 FROM amqp_outbox)
-	FROM amqp_outbox WHERE published_at IS NULL`
+	FROM amqp_outbox WHERE next_chunk < end_chunk`
 
 // readSnapshot sends the three reads in one batch: one round trip.
 func readSnapshot(ctx context.Context, pool *pgxpool.Pool) (snapshot, error) {

@@ -432,17 +432,17 @@ func TestOutboxGauges(t *testing.T) {
 		t.Errorf("outbox gauges of an empty outbox without DatabaseOptions.Outbox")
 	}
 	if _, err := pool.Exec(context.Background(), `
-		INSERT INTO amqp_outbox (job_id, chunk, operation, created_at, published_at) VALUES
-			(gen_random_uuid(), 0, 'TALLY', now() - interval '30 seconds', NULL),
-			(gen_random_uuid(), 0, 'TALLY', now(), NULL),
-			(gen_random_uuid(), 0, 'TALLY', now() - interval '1 hour', now())`); err != nil {
+		INSERT INTO amqp_outbox (job_id, operation, first_chunk, end_chunk, next_chunk, created_at, published_at) VALUES
+			(gen_random_uuid(), 'TALLY', 0, 10, 4, now() - interval '30 seconds', NULL),
+			(gen_random_uuid(), 'TALLY', 5, 6, 5, now(), NULL),
+			(gen_random_uuid(), 'TALLY', 0, 100, 100, now() - interval '1 hour', now())`); err != nil {
 		t.Fatal(err)
 	}
 	m := gathered(t, reg)
-	if u := m.value("tallyq_outbox_unpublished_messages"); u != 2 {
-		t.Errorf("%v unpublished outbox rows, want 2", u)
+	if u := m.value("tallyq_outbox_unpublished_messages"); u != 7 {
+		t.Errorf("%v unpublished outbox messages, want 6 + 1", u)
 	}
-	// The oldest unpublished row is 30 s old; the published one, older, does not count.
+	// The oldest range with unpublished messages is 30 s old; the published one, older, does not count.
 	if age := m.value("tallyq_outbox_oldest_unpublished_age_seconds"); age < 30 || age > 600 {
 		t.Errorf("oldest unpublished age %v s, want 30 s and a little", age)
 	}

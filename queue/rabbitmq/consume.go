@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/tallyq/tallyq/queue"
@@ -150,22 +149,12 @@ func (r *runner) dispatch(deliveries <-chan amqp.Delivery) {
 	}
 }
 
-// inbound is the broker's record of a delivery (queue.Delivery.Handle).
-type inbound struct {
-	seq     int64       // the outbox row's seq the message was published from
-	settled atomic.Bool // a settle statement ran in the handler's commit
-}
-
-// seqHeader carried the outbox row's seq in the messages of earlier
-// versions, which may still wait in a queue; the body carries it now.
-const seqHeader = "tallyq-seq"
-
 // handle runs the handler on one delivery and acknowledges it after the
 // handler returned nil, or requeues it after RetryDelay.
 func (r *runner) handle(d amqp.Delivery) {
 	defer r.handlers.Done()
 	defer func() { <-r.sem }()
-	m, seq, err := decode(d)
+	m, err := decode(d)
 	if err != nil {
 		// Dead-lettered; the dead-letter consumer logs and drops it.
 		r.log.Error("rejecting a message that is not a chunk message", "error", err, "message_id", d.MessageId)
@@ -177,14 +166,9 @@ func (r *runner) handle(d amqp.Delivery) {
 		ctx, cancel = context.WithTimeout(ctx, t)
 	}
 	defer cancel()
-	in := &inbound{seq: seq}
-	var del *queue.Delivery
-	del = queue.NewDelivery(m, int(headerInt(d.Headers, "x-delivery-count"))+1, in, func(ctx context.Context, tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, settleSQL, settleArgs([]*queue.Delivery{del})...); err != nil {
-			return fmt.Errorf("delete outbox row: %w", err)
-		}
-		return nil
-	})
+	// Nothing to settle in the engine's transaction: the outbox learns from
+	// the chunk's state that its message is no longer needed.
+	del := queue.NewDelivery(m, int(headerInt(d.Headers, "x-delivery-count"))+1, nil, nil)
 	if err := r.h.HandleChunk(ctx, del); err != nil {
 		r.log.Warn("chunk message not recorded; requeueing it", "chunk", m.String(), "error", err, "retry_in", r.b.cfg.RetryDelay)
 		select {
@@ -197,30 +181,20 @@ func (r *runner) handle(d amqp.Delivery) {
 	if err := d.Ack(false); err != nil {
 		r.log.Debug("ack after the channel closed; the message comes again and finds its chunk settled", "chunk", m.String(), "error", err)
 	}
-	if !in.settled.Load() {
-		fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		if err := r.b.forget(fctx, m, seq); err != nil {
-			r.log.Warn("outbox row of a duplicate delivery left for the reconciler", "error", err)
-		}
-		fcancel()
-	}
 	r.wakeRelay()
 }
 
-// decode reads a chunk message and its outbox seq.
-func decode(d amqp.Delivery) (queue.Message, int64, error) {
+// decode reads a chunk message.
+func decode(d amqp.Delivery) (queue.Message, error) {
 	env, err := decodeEnvelope(d.Body)
 	m := env.Message
 	if err != nil {
-		return m, 0, fmt.Errorf("decode chunk message: %w", err)
+		return m, fmt.Errorf("decode chunk message: %w", err)
 	}
 	if m.JobID == uuid.Nil || m.Operation == "" || m.Chunk < 0 {
-		return m, 0, fmt.Errorf("chunk message %s lacks a job, chunk or operation", m)
+		return m, fmt.Errorf("chunk message %s lacks a job, chunk or operation", m)
 	}
-	if env.Seq == 0 {
-		return m, headerInt(d.Headers, seqHeader), nil
-	}
-	return m, env.Seq, nil
+	return m, nil
 }
 
 // headerInt reads an integer header (0 when absent).
@@ -257,7 +231,7 @@ func (r *runner) consumeDead(deliveries <-chan amqp.Delivery) {
 }
 
 func (r *runner) reportDead(d amqp.Delivery) bool {
-	m, seq, err := decode(d)
+	m, err := decode(d)
 	if err != nil {
 		r.log.Error("dropping a dead-lettered message that is not a chunk message", "error", err, "message_id", d.MessageId)
 		_ = d.Ack(false)
@@ -275,9 +249,6 @@ func (r *runner) reportDead(d amqp.Delivery) bool {
 		case <-r.handlerCtx.Done():
 			return false
 		}
-	}
-	if err := r.b.forget(r.handlerCtx, m, seq); err != nil {
-		r.log.Warn("outbox row of a dead-lettered message left for the reconciler", "error", err)
 	}
 	_ = d.Ack(false)
 	return true

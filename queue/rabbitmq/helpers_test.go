@@ -305,7 +305,7 @@ func (h *harness) assertRedeliveredNoneDead(e *jobs.Engine, b *rabbitmq.Broker, 
 	}
 }
 
-// outboxRows counts the job's rows in the outbox.
+// outboxRows counts the job's ranges in the outbox.
 func (h *harness) outboxRows(id uuid.UUID) int {
 	h.t.Helper()
 	var n int

@@ -21,8 +21,9 @@ import (
 // more CPU per message (bench/NOTES.md).
 
 // envelope is a chunk message's body: the message, and the seq of the
-// outbox row it was published from (0: none, as in messages of versions
-// that carried it in the seqHeader header).
+// outbox range it was published from, which tells a message published
+// again from its first publishing when one traces duplicates (0: none, as
+// in messages of earlier versions, which carried it in a header).
 type envelope struct {
 	queue.Message
 	Seq int64 `json:"seq"`

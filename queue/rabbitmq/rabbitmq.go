@@ -2,19 +2,22 @@
 // RabbitMQ (amqp091-go), for deployments that outgrow one database's queue
 // throughput. Postgres stays the source of truth:
 //
-//   - Publishing goes through an outbox table (amqp_outbox). EnqueueTx
-//     inserts the rows in the engine's transaction; a relay publishes the
-//     unpublished ones in batches, persistent and with publisher confirms,
-//     then marks them published. A crash between publish and mark publishes
-//     again; the engine's claim guard absorbs the duplicate.
-//   - A row lives while its chunk's message may still be needed: the commit
-//     that settles a delivery deletes it (SettleTx, QueueSettle), and a
-//     reconciler publishes again the rows published long ago and still
-//     there, so a message the broker lost is not a lost chunk.
-//   - Fairness: the relay keeps at most MaxInFlight messages published and
-//     unsettled, and takes the next rows round-robin across jobs, so a job
-//     enqueued later waits behind at most MaxInFlight messages, not behind
-//     all of a large job's.
+//   - Publishing goes through an outbox table (amqp_outbox) of ranges:
+//     EnqueueTx inserts one row per run of consecutive chunks in the
+//     engine's transaction; a relay publishes the chunks of each range in
+//     batches, persistent and with publisher confirms, and moves the range's
+//     cursor past the confirmed ones. A crash between publish and cursor
+//     publishes again; the engine's claim guard absorbs the duplicate.
+//   - Settling a delivery writes nothing to the outbox: Postgres already
+//     knows which chunks still await a delivery (the engine's view
+//     queue_awaiting_delivery). A range is deleted once none of its chunks
+//     does, and a reconciler publishes again the chunks that still await one
+//     long after their range was published, so a message the broker lost is
+//     not a lost chunk.
+//   - Fairness: the relay keeps at most MaxInFlight messages waiting in each
+//     queue (its depth, read from the node), and takes the next chunks
+//     round-robin across jobs, so a job enqueued later waits behind at most
+//     MaxInFlight messages, not behind all of a large job's.
 //   - Topology: one durable quorum queue per operation (<prefix>.<operation
 //     in lower case>), bound to a direct exchange <prefix> for other
 //     publishers, with an explicit delivery limit
@@ -23,7 +26,7 @@
 //   - A delivery is acknowledged only after the handler returned nil, that
 //     is after the engine committed; an error requeues it after a pause.
 //   - The relay publishes straight to each queue (the default exchange) a
-//     bare persistent message: queue.Message and the outbox row's seq in
+//     bare persistent message: queue.Message and its outbox range's seq in
 //     JSON, encoded and decoded without reflection (message.go).
 //   - amqp091-go does not reconnect; the broker does, with backoff, and
 //     declares its topology again each time. Ready fails while it is
@@ -31,18 +34,20 @@
 package rabbitmq
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	amqp "github.com/rabbitmq/amqp091-go"
 
@@ -64,20 +69,22 @@ type Config struct {
 	// backstop (the engine counts attempts in Postgres) and must stay well
 	// above what killed workers cause (default 20).
 	DeliveryLimit int
-	// MaxInFlight bounds the messages published and not yet settled, across
-	// every process (default 2000). It bounds how long a job enqueued later
-	// waits behind earlier ones.
+	// MaxInFlight bounds the messages waiting in each operation's queue, as
+	// the relays see its depth before a batch (default 2000). It bounds how
+	// long a job enqueued later waits behind earlier ones.
 	MaxInFlight int
-	// PublishBatch is the most rows the relay publishes per transaction
+	// PublishBatch is the most messages the relay publishes per transaction
 	// (default 1000).
 	PublishBatch int
-	// RepublishAfter is how long a published row may remain before the
-	// reconciler publishes it again (default the longest chunk timeout plus
-	// ten minutes, and at least one hour).
+	// RepublishAfter is how long after its range was published a chunk may
+	// still await a delivery before the reconciler publishes it again
+	// (default the longest chunk timeout plus ten minutes, and at least one
+	// hour).
 	RepublishAfter time.Duration
-	// PollInterval is how often the relay looks for rows when no
-	// notification arrives, and how often it looks for room when the
-	// in-flight bound is reached (default 200 ms).
+	// PollInterval is how often the relay looks for ranges when no
+	// notification arrives, and how often it looks for room when a queue is
+	// full (default 200 ms). Settled ranges are deleted every second or
+	// every PollInterval, whichever is longer.
 	PollInterval time.Duration
 	// RetryDelay is how long a delivery that the handler could not record
 	// (Postgres down) waits before it is requeued (default 1 s).
@@ -124,10 +131,7 @@ type Broker struct {
 	starting bool    // Start is connecting
 }
 
-var (
-	_ queue.Broker       = (*Broker)(nil)
-	_ queue.BatchSettler = (*Broker)(nil)
-)
+var _ queue.Broker = (*Broker)(nil)
 
 // New returns a RabbitMQ broker publishing through the outbox in pool's
 // database. It checks the configuration but does not connect: EnqueueTx
@@ -219,112 +223,69 @@ func (b *Broker) deadExchange() string { return b.cfg.QueuePrefix + ".dlx" }
 // relays on.
 const outboxChannel = "tallyq_amqp_outbox"
 
-// enqueueSQL inserts outbox rows; a chunk enqueued again (a retry, an
-// expired lease) gets a new seq and is published again.
+// enqueueSQL inserts outbox ranges and notifies the relays when the
+// transaction commits.
 const enqueueSQL = `
-	INSERT INTO amqp_outbox (job_id, chunk, operation)
-	SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[])
-	ON CONFLICT (job_id, chunk) DO UPDATE SET
-		operation = excluded.operation, seq = excluded.seq,
-		created_at = excluded.created_at, published_at = NULL`
+	WITH inserted AS (
+		INSERT INTO amqp_outbox (job_id, operation, first_chunk, end_chunk, next_chunk)
+		SELECT job_id, operation, first_chunk, end_chunk, first_chunk
+		FROM unnest($1::uuid[], $2::text[], $3::int[], $4::int[]) AS u(job_id, operation, first_chunk, end_chunk)
+		RETURNING 1
+	)
+	SELECT pg_notify($5, '') FROM (SELECT count(*) FROM inserted) n`
 
-// EnqueueTx inserts one outbox row per message in tx and notifies the relays
-// when tx commits.
+// EnqueueTx inserts msgs into the outbox in tx, as ranges of consecutive
+// chunks, and notifies the relays when tx commits. A chunk enqueued again
+// (a retry, an expired lease) gets a range of its own and is published
+// again.
 func (b *Broker) EnqueueTx(ctx context.Context, tx pgx.Tx, msgs []queue.Message) error {
 	if len(msgs) == 0 {
 		return nil
 	}
-	jobIDs := make([][16]byte, len(msgs)) // [16]byte: pgx's native uuid encoding
-	chunks := make([]int32, len(msgs))
-	ops := make([]string, len(msgs))
-	for i, m := range msgs {
+	for _, m := range msgs {
 		if _, ok := b.routes[m.Operation]; !ok {
 			return fmt.Errorf("rabbitmq broker: operation %q has no queue; the configured operations are %s", m.Operation, strings.Join(b.cfg.Operations, ", "))
 		}
-		jobIDs[i], chunks[i], ops[i] = m.JobID, int32(m.Chunk), m.Operation
 	}
-	copied, err := copyOutbox(ctx, tx, jobIDs, chunks, ops)
-	if err != nil {
-		return fmt.Errorf("insert %d messages into the AMQP outbox: %w", len(msgs), err)
+	ranges := rangesOf(msgs)
+	jobIDs := make([][16]byte, len(ranges)) // [16]byte: pgx's native uuid encoding
+	ops := make([]string, len(ranges))
+	firsts := make([]int32, len(ranges))
+	ends := make([]int32, len(ranges))
+	for i, r := range ranges {
+		jobIDs[i], ops[i], firsts[i], ends[i] = r.jobID, r.operation, r.first, r.end
 	}
-	batch := &pgx.Batch{}
-	if !copied {
-		batch.Queue(enqueueSQL, jobIDs, chunks, ops)
-	}
-	batch.Queue(`SELECT pg_notify($1, '')`, outboxChannel)
-	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+	if _, err := tx.Exec(ctx, enqueueSQL, jobIDs, ops, firsts, ends, outboxChannel); err != nil {
 		return fmt.Errorf("insert %d messages into the AMQP outbox: %w", len(msgs), err)
 	}
 	return nil
 }
 
-// uniqueViolation is Postgres's SQLSTATE for a duplicate key.
-const uniqueViolation = "23505"
-
-// copyThreshold is the least number of messages inserted with COPY.
-const copyThreshold = 1000
-
-// copyOutbox inserts many rows with COPY, which a new job's chunks take
-// (none of them is in the outbox yet); if one is there already, it undoes
-// the COPY (a savepoint) and reports false, for the upsert to do the work.
-func copyOutbox(ctx context.Context, tx pgx.Tx, jobIDs [][16]byte, chunks []int32, ops []string) (bool, error) {
-	if len(jobIDs) < copyThreshold {
-		return false, nil
-	}
-	sp, err := tx.Begin(ctx)
-	if err != nil {
-		return false, err
-	}
-	_, err = sp.CopyFrom(ctx, pgx.Identifier{"amqp_outbox"}, []string{"job_id", "chunk", "operation"},
-		pgx.CopyFromSlice(len(jobIDs), func(i int) ([]any, error) { return []any{jobIDs[i], chunks[i], ops[i]}, nil }))
-	var pgErr *pgconn.PgError
-	switch {
-	case err == nil:
-		return true, sp.Commit(ctx)
-	case errors.As(err, &pgErr) && pgErr.Code == uniqueViolation:
-		return false, sp.Rollback(ctx)
-	default:
-		return false, err
-	}
+// chunkRange is chunks first to end-1 of a job, all of one operation.
+type chunkRange struct {
+	jobID      [16]byte
+	operation  string
+	first, end int32
 }
 
-// settleSQL deletes the outbox rows of settled deliveries, each only if no
-// later enqueue of its chunk replaced it.
-const settleSQL = `
-	DELETE FROM amqp_outbox o USING unnest($1::uuid[], $2::int[], $3::bigint[]) AS u(job_id, chunk, seq)
-	WHERE o.job_id = u.job_id AND o.chunk = u.chunk AND o.seq = u.seq`
-
-// QueueSettle adds to batch the statement that deletes the outbox rows of
-// ds, as SettleTx does for one.
-func (b *Broker) QueueSettle(batch *pgx.Batch, ds []*queue.Delivery) {
-	batch.Queue(settleSQL, settleArgs(ds)...)
-}
-
-func settleArgs(ds []*queue.Delivery) []any {
-	jobIDs := make([][16]byte, 0, len(ds))
-	chunks := make([]int32, 0, len(ds))
-	seqs := make([]int64, 0, len(ds))
-	for _, d := range ds {
-		in, ok := d.Handle.(*inbound)
-		if !ok {
-			continue
+// rangesOf groups msgs into ranges of consecutive chunks, each chunk once.
+func rangesOf(msgs []queue.Message) []chunkRange {
+	sorted := slices.Clone(msgs)
+	slices.SortFunc(sorted, func(a, b queue.Message) int {
+		return cmp.Or(bytes.Compare(a.JobID[:], b.JobID[:]), strings.Compare(a.Operation, b.Operation), cmp.Compare(a.Chunk, b.Chunk))
+	})
+	var out []chunkRange
+	for _, m := range sorted {
+		if n := len(out); n > 0 {
+			last := &out[n-1]
+			if last.jobID == m.JobID && last.operation == m.Operation && int(last.end) >= m.Chunk {
+				last.end = max(last.end, int32(m.Chunk)+1)
+				continue
+			}
 		}
-		in.settled.Store(true)
-		jobIDs = append(jobIDs, d.JobID)
-		chunks = append(chunks, int32(d.Chunk))
-		seqs = append(seqs, in.seq)
+		out = append(out, chunkRange{jobID: m.JobID, operation: m.Operation, first: int32(m.Chunk), end: int32(m.Chunk) + 1})
 	}
-	return []any{jobIDs, chunks, seqs}
-}
-
-// forget deletes the outbox row of a delivery that the handler accepted
-// without settling it (a duplicate, or a chunk no longer waiting for it).
-func (b *Broker) forget(ctx context.Context, m queue.Message, seq int64) error {
-	_, err := b.pool.Exec(ctx, `DELETE FROM amqp_outbox WHERE job_id = $1 AND chunk = $2 AND seq = $3`, [16]byte(m.JobID), m.Chunk, seq)
-	if err != nil {
-		return fmt.Errorf("delete outbox row of %s: %w", m, err)
-	}
-	return nil
+	return out
 }
 
 // defaultConsumerTimeout is RabbitMQ's default consumer_timeout, node-wide.

@@ -3,12 +3,14 @@ package rabbitmq_test
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/tallyq/tallyq/jobs"
@@ -113,25 +115,6 @@ func TestDuplicatePublishCountedOnce(t *testing.T) {
 	e := h.engine(wrapped{b, func(q queue.Handler) queue.Handler { watch.Handler = q; return watch }}, &testOp{gate: g.wait})
 	const chunks = 50
 	id := h.create(e, chunks, 0)
-	// Publish every chunk's message by hand, as a relay that crashed
-	// after publishing and before marking would: the relay publishes each
-	// again.
-	rows, err := h.pool.Query(context.Background(), `SELECT chunk, seq FROM amqp_outbox WHERE job_id = $1`, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	type row struct{ chunk, seq int64 }
-	var dup []row
-	for rows.Next() {
-		var r row
-		if err := rows.Scan(&r.chunk, &r.seq); err != nil {
-			t.Fatal(err)
-		}
-		dup = append(dup, r)
-	}
-	if rows.Err() != nil || len(dup) != chunks {
-		t.Fatalf("outbox rows %d, %v", len(dup), rows.Err())
-	}
 	// The workers' start declares the topology.
 	h.run(e, 4)
 	// A delivery shows that the queue is bound.
@@ -141,11 +124,14 @@ func TestDuplicatePublishCountedOnce(t *testing.T) {
 	if err := ch.Confirm(false); err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range dup {
-		body, _ := json.Marshal(queue.Message{JobID: id, Chunk: int(r.chunk), Operation: testOpType})
+	// Publish every chunk's message again by hand, as a relay that crashed
+	// after publishing and before moving its cursor would, in the format of
+	// an earlier version (no seq), through the exchange other publishers use.
+	for chunk := range chunks {
+		body, _ := json.Marshal(queue.Message{JobID: id, Chunk: chunk, Operation: testOpType})
 		dc, err := ch.PublishWithDeferredConfirm(b.Exchange(), "test_count", false, false, amqp.Publishing{
 			ContentType: "application/json", DeliveryMode: amqp.Persistent, Body: body,
-			MessageId: id.String() + ":" + strconv.Itoa(int(r.chunk)), Headers: amqp.Table{"tallyq-seq": r.seq},
+			MessageId: id.String() + ":" + strconv.Itoa(chunk), Headers: amqp.Table{"tallyq-seq": int64(1)},
 		})
 		if err != nil || !dc.Wait() {
 			t.Fatalf("publish duplicate: %v", err)
@@ -261,49 +247,63 @@ func TestKilledConsumerPrefetchNotDeadLettered(t *testing.T) {
 	h.assertRedeliveredNoneDead(e, b, watch, id, chunks, held)
 }
 
-// TestEnqueueAgain: enqueueing chunks that are in the outbox already (a
-// retry, an expired lease) replaces their rows: a new seq, to be published
-// again. Both the COPY of a large enqueue and the upsert are exercised.
-func TestEnqueueAgain(t *testing.T) {
+// TestEnqueueRanges: EnqueueTx writes one outbox range per run of
+// consecutive chunks, and a chunk enqueued again (a retry, an expired
+// lease) gets a range of its own, to be published again; a range none of
+// whose chunks awaits a delivery (here: no such job) is deleted.
+func TestEnqueueRanges(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, sharedURL(t))
 	b := h.broker(h.config())
 	ctx := context.Background()
 	job := uuid.New()
-	msgs := make([]queue.Message, 1500)
-	for i := range msgs {
-		msgs[i] = queue.Message{JobID: job, Chunk: i, Operation: testOpType}
-	}
-	enqueue := func(ms []queue.Message) {
+	enqueue := func(chunks ...int) {
 		t.Helper()
+		msgs := make([]queue.Message, len(chunks))
+		for i, c := range chunks {
+			msgs[i] = queue.Message{JobID: job, Chunk: c, Operation: testOpType}
+		}
 		tx, err := h.pool.Begin(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer tx.Rollback(ctx) //nolint:errcheck
-		if err := b.EnqueueTx(ctx, tx, ms); err != nil {
+		if err := b.EnqueueTx(ctx, tx, msgs); err != nil {
 			t.Fatal(err)
 		}
 		if err := tx.Commit(ctx); err != nil {
 			t.Fatal(err)
 		}
 	}
-	enqueue(msgs)
-	if _, err := h.pool.Exec(ctx, `UPDATE amqp_outbox SET published_at = now() WHERE job_id = $1`, job); err != nil {
+	window := make([]int, 10_000)
+	for i := range window {
+		window[i] = i
+	}
+	enqueue(window...)
+	enqueue(7, 3, 4, 9, 3)
+	rows, err := h.pool.Query(ctx, `SELECT first_chunk, end_chunk, next_chunk, published_at IS NULL
+		FROM amqp_outbox WHERE job_id = $1 ORDER BY seq`, job)
+	if err != nil {
 		t.Fatal(err)
 	}
-	var maxSeq int64
-	if err := h.pool.QueryRow(ctx, `SELECT max(seq) FROM amqp_outbox WHERE job_id = $1`, job).Scan(&maxSeq); err != nil {
+	type rng struct {
+		First, End, Next int
+		Unpublished      bool
+	}
+	got, err := pgx.CollectRows(rows, pgx.RowToStructByPos[rng])
+	if err != nil {
 		t.Fatal(err)
 	}
-	enqueue(msgs)      // large: COPY meets the rows, the upsert replaces them
-	enqueue(msgs[:10]) // small: the upsert alone
-	var rows, unpublished, renewed int
-	if err := h.pool.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE published_at IS NULL), count(*) FILTER (WHERE seq > $2)
-		FROM amqp_outbox WHERE job_id = $1`, job, maxSeq).Scan(&rows, &unpublished, &renewed); err != nil {
+	want := []rng{{0, 10_000, 0, true}, {3, 5, 3, true}, {7, 8, 7, true}, {9, 10, 9, true}}
+	if !slices.Equal(got, want) {
+		t.Fatalf("outbox ranges %v; want %v", got, want)
+	}
+	// The job does not exist, so none of its chunks awaits a delivery: a
+	// started broker deletes its ranges (marked published here, so that
+	// the relay leaves them be).
+	if _, err := h.pool.Exec(ctx, `UPDATE amqp_outbox SET next_chunk = end_chunk WHERE job_id = $1`, job); err != nil {
 		t.Fatal(err)
 	}
-	if rows != len(msgs) || unpublished != len(msgs) || renewed != len(msgs) {
-		t.Fatalf("after enqueueing again: %d rows, %d unpublished, %d with a new seq; want %d of each", rows, unpublished, renewed, len(msgs))
-	}
+	h.run(h.engine(b, &testOp{}), 1)
+	eventually(t, 10*time.Second, "the outbox to empty", func() (bool, error) { return h.outboxRows(job) == 0, nil })
 }

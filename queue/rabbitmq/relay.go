@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -13,49 +15,47 @@ import (
 	"github.com/tallyq/tallyq/queue"
 )
 
-// pickSQL marks published up to $1 unpublished rows, taken round-robin
-// across jobs, and returns them: it walks the jobs that have unpublished
-// rows (a skip scan of the partial index, so a job of a million rows costs
-// one lookup), takes an equal share from each, skipping rows another relay
-// holds, and marks them in the same statement. The mark commits only once
-// their publishing is confirmed; until then the rows stay locked.
+// pickSQL locks, round-robin across jobs, the ranges with chunks left to
+// publish: it walks the jobs that have such ranges (a skip scan of the
+// partial index), and takes an equal share of ranges from each, oldest
+// first, skipping those another relay holds. The locks last until the
+// publishing of the batch is confirmed and the cursors are moved.
 const pickSQL = `
 	WITH RECURSIVE jobs AS (
-		(SELECT job_id FROM amqp_outbox WHERE published_at IS NULL ORDER BY job_id LIMIT 1)
+		(SELECT job_id FROM amqp_outbox WHERE next_chunk < end_chunk ORDER BY job_id LIMIT 1)
 		UNION ALL
-		SELECT (SELECT o.job_id FROM amqp_outbox o WHERE o.published_at IS NULL AND o.job_id > jobs.job_id ORDER BY o.job_id LIMIT 1)
+		SELECT (SELECT o.job_id FROM amqp_outbox o WHERE o.next_chunk < o.end_chunk AND o.job_id > jobs.job_id ORDER BY o.job_id LIMIT 1)
 		FROM jobs WHERE jobs.job_id IS NOT NULL
 	), picked AS (
 		SELECT job_id FROM jobs WHERE job_id IS NOT NULL LIMIT $1
 	), share AS (
 		SELECT ceil($1::numeric / greatest(count(*), 1))::int AS n FROM picked
-	), chosen AS (
-		SELECT o.job_id, o.chunk
-		FROM picked CROSS JOIN share CROSS JOIN LATERAL (
-			SELECT job_id, chunk FROM amqp_outbox o
-			WHERE o.job_id = picked.job_id AND o.published_at IS NULL
-			ORDER BY o.chunk LIMIT share.n
-			FOR UPDATE SKIP LOCKED
-		) o
 	)
-	UPDATE amqp_outbox o SET published_at = now()
-	FROM chosen WHERE o.job_id = chosen.job_id AND o.chunk = chosen.chunk
-	RETURNING o.job_id, o.chunk, o.operation, o.seq`
+	SELECT o.seq, o.job_id, o.operation, o.next_chunk, o.end_chunk
+	FROM picked CROSS JOIN share CROSS JOIN LATERAL (
+		SELECT seq, job_id, operation, next_chunk, end_chunk FROM amqp_outbox o
+		WHERE o.job_id = picked.job_id AND o.next_chunk < o.end_chunk
+		ORDER BY o.seq LIMIT share.n
+		FOR UPDATE SKIP LOCKED
+	) o
+	ORDER BY o.job_id, o.seq`
 
-// unmarkSQL makes rows whose publishing was not confirmed unpublished again.
-const unmarkSQL = `
-	UPDATE amqp_outbox o SET published_at = NULL
-	FROM unnest($1::uuid[], $2::int[], $3::bigint[]) AS u(job_id, chunk, seq)
-	WHERE o.job_id = u.job_id AND o.chunk = u.chunk AND o.seq = u.seq`
+// advanceSQL moves the cursors of ranges past their confirmed chunks and
+// dates the ranges it completes.
+const advanceSQL = `
+	UPDATE amqp_outbox o SET next_chunk = u.next,
+		published_at = CASE WHEN u.next = o.end_chunk THEN now() ELSE o.published_at END
+	FROM unnest($1::bigint[], $2::int[]) AS u(seq, next)
+	WHERE o.seq = u.seq`
 
-// relay publishes outbox rows until ctx is done. It runs again at once
-// after a batch, and otherwise when EnqueueTx notifies, a settle makes
-// room, the connection comes back, or PollInterval passes.
+// relay publishes the outbox until ctx is done. It runs again at once after
+// a batch, and otherwise when EnqueueTx notifies, a delivery is handled, the
+// connection comes back, or PollInterval passes.
 func (r *runner) relay(ctx context.Context) {
 	for {
 		n, err := r.publishBatch(ctx)
 		if err != nil && ctx.Err() == nil && !errors.Is(err, errDisconnected) {
-			r.log.Warn("publish outbox rows", "error", err)
+			r.log.Warn("publish outbox messages", "error", err)
 		}
 		if err == nil && n > 0 {
 			continue
@@ -72,17 +72,19 @@ func (r *runner) relay(ctx context.Context) {
 	}
 }
 
-// outRow is an outbox row being published.
-type outRow struct {
-	jobID     [16]byte
-	chunk     int32
-	operation string
+// outRange is an outbox range picked for publishing: take of its chunks,
+// from next on, are published in this batch.
+type outRange struct {
 	seq       int64
+	jobID     [16]byte
+	operation string
+	next, end int32
+	take      int32
 }
 
-// publishBatch publishes one batch of rows, within the in-flight bound, in
-// one transaction that marks them published and holds their locks until
-// their publishing is confirmed; it commits the marks of the confirmed ones.
+// publishBatch publishes up to PublishBatch chunks, within each queue's
+// room, in one transaction that locks their ranges until their publishing
+// is confirmed and then moves the ranges' cursors past the confirmed ones.
 // It returns how many it published.
 func (r *runner) publishBatch(ctx context.Context) (int, error) {
 	s := r.session.Load()
@@ -94,114 +96,186 @@ func (r *runner) publishBatch(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // after Commit this is a no-op
-	// A mark a crash loses only publishes the row again.
+	// A cursor a crash loses only publishes the chunks again.
 	if _, err := tx.Exec(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
 		return 0, err
 	}
-	var inFlight int
-	if err := tx.QueryRow(ctx, `SELECT count(*) FROM amqp_outbox WHERE published_at IS NOT NULL`).Scan(&inFlight); err != nil {
-		return 0, fmt.Errorf("count messages in flight: %w", err)
-	}
-	room := min(r.b.cfg.MaxInFlight-inFlight, r.b.cfg.PublishBatch)
-	if room <= 0 {
-		return 0, nil
-	}
-	rows, err := tx.Query(ctx, pickSQL, room)
+	rows, err := tx.Query(ctx, pickSQL, r.b.cfg.PublishBatch)
 	if err != nil {
-		return 0, fmt.Errorf("pick outbox rows: %w", err)
+		return 0, fmt.Errorf("pick outbox ranges: %w", err)
 	}
-	picked, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (outRow, error) {
-		var o outRow
-		err := row.Scan(&o.jobID, &o.chunk, &o.operation, &o.seq)
+	picked, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (outRange, error) {
+		var o outRange
+		err := row.Scan(&o.seq, &o.jobID, &o.operation, &o.next, &o.end)
 		return o, err
 	})
 	if err != nil {
-		return 0, fmt.Errorf("pick outbox rows: %w", err)
+		return 0, fmt.Errorf("pick outbox ranges: %w", err)
 	}
 	if len(picked) == 0 {
 		return 0, nil
 	}
-	confirmed, err := r.publish(ctx, s, picked)
-	if len(confirmed) == 0 {
-		return 0, err // the rollback unmarks every row
+	room, err := r.room(s, picked)
+	if err != nil {
+		return 0, err
 	}
-	if len(confirmed) < len(picked) {
-		if _, uerr := tx.Exec(ctx, unmarkSQL, markArgs(unconfirmed(picked, confirmed))...); uerr != nil {
-			return 0, fmt.Errorf("unmark outbox rows not published: %w", uerr)
+	// A random first job: when the room is smaller than the jobs, each
+	// batch favours another.
+	if share(picked, room, r.b.cfg.PublishBatch, rand.IntN(len(picked))) == 0 {
+		return 0, nil // every queue is full; a handled delivery wakes the relay
+	}
+	confirmed, err := r.publish(ctx, s, picked)
+	seqs, nexts := make([]int64, 0, len(picked)), make([]int32, 0, len(picked))
+	published := 0
+	for i, o := range picked {
+		if confirmed[i] > 0 {
+			seqs, nexts = append(seqs, o.seq), append(nexts, o.next+confirmed[i])
+			published += int(confirmed[i])
 		}
+	}
+	if published == 0 {
+		return 0, err
+	}
+	if _, aerr := tx.Exec(ctx, advanceSQL, seqs, nexts); aerr != nil {
+		return 0, fmt.Errorf("move the cursors of %d outbox ranges: %w", len(seqs), aerr)
 	}
 	if cerr := tx.Commit(ctx); cerr != nil {
-		return 0, fmt.Errorf("mark %d outbox rows published: %w", len(confirmed), cerr)
+		return 0, fmt.Errorf("move the cursors of %d outbox ranges: %w", len(seqs), cerr)
 	}
-	return len(confirmed), err
+	return published, err
 }
 
-// unconfirmed returns the rows of picked that are not in confirmed, a
-// subsequence of it.
-func unconfirmed(picked, confirmed []outRow) []outRow {
-	var out []outRow
-	j := 0
+// room reads the depth of the queues of the picked ranges' operations and
+// returns how many more messages each may take under MaxInFlight.
+func (r *runner) room(s *session, picked []outRange) (map[string]int, error) {
+	room := map[string]int{}
 	for _, o := range picked {
-		if j < len(confirmed) && confirmed[j] == o {
-			j++
+		if _, done := room[o.operation]; done {
 			continue
 		}
-		out = append(out, o)
+		name := r.b.QueueName(o.operation)
+		q, err := s.pub.QueueDeclarePassive(name, true, false, false, false, nil)
+		if err != nil {
+			return nil, fmt.Errorf("read the depth of %s: %w", name, err)
+		}
+		room[o.operation] = max(0, r.b.cfg.MaxInFlight-q.Messages)
 	}
-	return out
+	return room, nil
 }
 
-// publish publishes rows and waits for every confirm; it returns the rows
-// the broker confirmed.
-func (r *runner) publish(ctx context.Context, s *session, rows []outRow) ([]outRow, error) {
-	confirms := make([]*amqp.DeferredConfirmation, 0, len(rows))
-	var pubErr error
-	for _, o := range rows {
-		m := queue.Message{JobID: uuid.UUID(o.jobID), Chunk: int(o.chunk), Operation: o.operation}
-		body, err := encodeEnvelope(envelope{Message: m, Seq: o.seq})
-		if err != nil {
-			return nil, err
+// share sets each picked range's take: at most budget chunks in all and at
+// most room[operation] of each operation, shared round-robin across jobs
+// (picked is ordered by job) from the first'th job on, each job's from its
+// oldest range on. It returns the sum of the takes.
+func share(picked []outRange, room map[string]int, budget, first int) int {
+	jobs := byJob(picked)
+	total := 0
+	for budget > 0 {
+		open, free := 0, 0
+		counted := map[string]bool{}
+		for _, job := range jobs {
+			if !slices.ContainsFunc(job, func(o outRange) bool { return o.canTake(room) }) {
+				continue
+			}
+			open++
+			for _, o := range job {
+				if !counted[o.operation] {
+					counted[o.operation], free = true, free+room[o.operation]
+				}
+			}
 		}
-		// Straight to the queue through the default exchange: routing
-		// through the broker's exchange cost the node more CPU per message.
-		dc, err := s.pub.PublishWithDeferredConfirmWithContext(ctx, "", r.b.QueueName(o.operation), false, false, amqp.Publishing{
-			ContentType:  "application/json",
-			DeliveryMode: amqp.Persistent,
-			Body:         body,
-		})
-		if err != nil {
-			pubErr = fmt.Errorf("publish %s: %w", m, err)
+		if open == 0 {
 			break
 		}
-		confirms = append(confirms, dc)
+		per := max(1, min(budget, free)/open)
+		for k := range jobs {
+			job := jobs[(first+k)%len(jobs)]
+			want := min(per, budget)
+			for i := range job {
+				n := min(want, int(job[i].end-job[i].next-job[i].take), room[job[i].operation])
+				job[i].take += int32(n)
+				want, budget, total = want-n, budget-n, total+n
+				room[job[i].operation] -= n
+			}
+		}
 	}
-	confirmed := make([]outRow, 0, len(confirms))
+	return total
+}
+
+// canTake reports whether o has chunks left to take with room in its queue.
+func (o outRange) canTake(room map[string]int) bool {
+	return o.take < o.end-o.next && room[o.operation] > 0
+}
+
+// byJob splits picked, ordered by job, into each job's ranges (sharing
+// picked's array).
+func byJob(picked []outRange) [][]outRange {
+	var jobs [][]outRange
+	for i := 0; i < len(picked); {
+		j := i + 1
+		for j < len(picked) && picked[j].jobID == picked[i].jobID {
+			j++
+		}
+		jobs = append(jobs, picked[i:j])
+		i = j
+	}
+	return jobs
+}
+
+// publish publishes the takes of picked and waits for every confirm; it
+// returns, for each range, how many of its chunks from next on the node
+// confirmed without a gap.
+func (r *runner) publish(ctx context.Context, s *session, picked []outRange) ([]int32, error) {
+	type sent struct {
+		dc    *amqp.DeferredConfirmation
+		index int
+	}
+	var (
+		confirms []sent
+		pubErr   error
+	)
+publishing:
+	for i, o := range picked {
+		for c := o.next; c < o.next+o.take; c++ {
+			m := queue.Message{JobID: uuid.UUID(o.jobID), Chunk: int(c), Operation: o.operation}
+			body, err := encodeEnvelope(envelope{Message: m, Seq: o.seq})
+			if err != nil {
+				return make([]int32, len(picked)), err
+			}
+			// Straight to the queue through the default exchange: routing
+			// through the broker's exchange cost the node more CPU per message.
+			dc, err := s.pub.PublishWithDeferredConfirmWithContext(ctx, "", r.b.QueueName(o.operation), false, false, amqp.Publishing{
+				ContentType:  "application/json",
+				DeliveryMode: amqp.Persistent,
+				Body:         body,
+			})
+			if err != nil {
+				pubErr = fmt.Errorf("publish %s: %w", m, err)
+				break publishing
+			}
+			confirms = append(confirms, sent{dc, i})
+		}
+	}
+	confirmed := make([]int32, len(picked))
+	gap := make([]bool, len(picked)) // a chunk of the range was not confirmed
 	nacked := 0
-	for i, dc := range confirms {
-		ok, err := dc.WaitContext(ctx)
+	for _, c := range confirms {
+		ok, err := c.dc.WaitContext(ctx)
 		if err != nil {
 			return confirmed, errors.Join(pubErr, fmt.Errorf("wait for publisher confirms: %w", err))
 		}
-		if ok {
-			confirmed = append(confirmed, rows[i])
-		} else {
+		switch {
+		case !ok:
 			nacked++
+			gap[c.index] = true
+		case !gap[c.index]:
+			confirmed[c.index]++
 		}
 	}
 	if nacked > 0 {
 		pubErr = errors.Join(pubErr, fmt.Errorf("RabbitMQ refused %d of %d messages; they stay in the outbox and are published again", nacked, len(confirms)))
 	}
 	return confirmed, pubErr
-}
-
-func markArgs(rows []outRow) []any {
-	jobIDs := make([][16]byte, len(rows))
-	chunks := make([]int32, len(rows))
-	seqs := make([]int64, len(rows))
-	for i, o := range rows {
-		jobIDs[i], chunks[i], seqs[i] = o.jobID, o.chunk, o.seq
-	}
-	return []any{jobIDs, chunks, seqs}
 }
 
 // listen wakes the relay on each notification of EnqueueTx, on a
@@ -239,34 +313,68 @@ func (r *runner) listenOnce(ctx context.Context) error {
 	}
 }
 
-// reconcile makes the relay publish again the rows published longer than
-// RepublishAfter ago and still in the outbox: their message was lost, or
-// waits in a queue that long.
+// reconcileSQL replaces ranges published longer than $1 ago whose chunks
+// still await a delivery by ranges of just those chunks, to be published
+// again: their messages were lost, or wait in a queue that long. It
+// returns how many chunks it queued again.
+const reconcileSQL = `
+	WITH old AS (
+		SELECT seq, job_id, operation, first_chunk, end_chunk FROM amqp_outbox
+		WHERE published_at < now() - $1::interval
+		ORDER BY published_at LIMIT 100 FOR UPDATE SKIP LOCKED
+	), awaiting AS (
+		SELECT old.seq, old.job_id, old.operation, w.chunk,
+			w.chunk - row_number() OVER (PARTITION BY old.seq ORDER BY w.chunk) AS run
+		FROM old JOIN queue_awaiting_delivery w
+			ON w.job_id = old.job_id AND w.chunk >= old.first_chunk AND w.chunk < old.end_chunk
+	), again AS (
+		INSERT INTO amqp_outbox (job_id, operation, first_chunk, end_chunk, next_chunk)
+		SELECT job_id, operation, min(chunk), max(chunk) + 1, min(chunk)
+		FROM awaiting GROUP BY seq, job_id, operation, run
+		RETURNING end_chunk - first_chunk AS n
+	), gone AS (
+		DELETE FROM amqp_outbox o USING old WHERE o.seq = old.seq
+	)
+	SELECT coalesce(sum(n), 0) FROM again`
+
+// cleanupSQL deletes ranges none of whose chunks awaits a delivery: every
+// one is done, failed, cancelled, waiting for a retry (which enqueues it
+// again) or of a job no longer active.
+const cleanupSQL = `
+	DELETE FROM amqp_outbox o WHERE o.seq IN (
+		SELECT r.seq FROM amqp_outbox r
+		WHERE NOT EXISTS (SELECT 1 FROM queue_awaiting_delivery w
+			WHERE w.job_id = r.job_id AND w.chunk >= r.first_chunk AND w.chunk < r.end_chunk)
+		LIMIT 10000 FOR UPDATE SKIP LOCKED)`
+
+// reconcile deletes settled ranges every second (or PollInterval, if
+// longer), and publishes again the chunks still awaiting a delivery
+// RepublishAfter after their range was published.
 func (r *runner) reconcile(ctx context.Context) {
-	interval := max(r.b.cfg.PollInterval, min(r.republishAfter/4, time.Minute))
-	t := time.NewTicker(interval)
-	defer t.Stop()
+	cleanup := time.NewTicker(max(r.b.cfg.PollInterval, time.Second))
+	defer cleanup.Stop()
+	republish := time.NewTicker(max(r.b.cfg.PollInterval, min(r.republishAfter/4, time.Minute)))
+	defer republish.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
-		}
-		tag, err := r.b.pool.Exec(ctx, `
-			UPDATE amqp_outbox o SET published_at = NULL
-			FROM (SELECT job_id, chunk FROM amqp_outbox
-				WHERE published_at < now() - $1::interval
-				ORDER BY published_at LIMIT 10000 FOR UPDATE SKIP LOCKED) old
-			WHERE o.job_id = old.job_id AND o.chunk = old.chunk`, r.republishAfter)
-		if err != nil {
-			if ctx.Err() == nil {
-				r.log.Warn("reconcile the outbox", "error", err)
+		case <-cleanup.C:
+			if _, err := r.b.pool.Exec(ctx, cleanupSQL); err != nil && ctx.Err() == nil {
+				r.log.Warn("delete settled outbox ranges", "error", err)
 			}
-			continue
-		}
-		if n := tag.RowsAffected(); n > 0 {
-			r.log.Warn("publishing again outbox rows still unsettled long after their publishing", "rows", n, "after", r.republishAfter)
-			r.wakeRelay()
+		case <-republish.C:
+			var n int64
+			if err := r.b.pool.QueryRow(ctx, reconcileSQL, r.republishAfter).Scan(&n); err != nil {
+				if ctx.Err() == nil {
+					r.log.Warn("reconcile the outbox", "error", err)
+				}
+				continue
+			}
+			if n > 0 {
+				r.log.Warn("publishing again chunks still awaiting a delivery long after their publishing", "chunks", n, "after", r.republishAfter)
+				r.wakeRelay()
+			}
 		}
 	}
 }
