@@ -26,14 +26,15 @@ type runner struct {
 
 	session    atomic.Pointer[session] // nil while disconnected
 	reconnects atomic.Int64
+	handled    atomic.Int64 // deliveries handled
 	errMu      sync.Mutex
 	lastErr    error
 
-	sem  chan struct{} // one slot per handler in flight
-	wake chan struct{} // wakes the relay
+	work chan amqp.Delivery // to the concurrency slots
+	wake chan struct{}      // wakes the relay
 
 	cancelBG context.CancelFunc
-	bg       sync.WaitGroup // supervisor, relay, reconciler, listener, dead consumer
+	bg       sync.WaitGroup // slots, supervisor, relay, reconciler, listener, dead consumer
 
 	handlerCtx     context.Context
 	cancelHandlers context.CancelFunc
@@ -46,7 +47,7 @@ type runner struct {
 func newRunner(b *Broker, h queue.Handler, concurrency int, republishAfter time.Duration) *runner {
 	return &runner{
 		b: b, h: h, concurrency: concurrency, republishAfter: republishAfter, log: b.cfg.Logger,
-		sem:    make(chan struct{}, concurrency),
+		work:   make(chan amqp.Delivery),
 		wake:   make(chan struct{}, 1),
 		stopCh: make(chan struct{}),
 	}
@@ -65,6 +66,10 @@ func (r *runner) start(ctx context.Context) error {
 		return err
 	}
 	r.session.Store(s)
+	r.bg.Add(r.concurrency)
+	for range r.concurrency {
+		go func() { defer r.bg.Done(); r.slot() }()
+	}
 	r.bg.Add(4)
 	go r.supervise(bgCtx, s)
 	go func() { defer r.bg.Done(); r.relay(bgCtx) }()
@@ -126,26 +131,39 @@ func (r *runner) wakeRelay() {
 	}
 }
 
-// dispatch hands an operation queue's deliveries to handlers, at most
-// concurrency at once. It returns when the channel closes or the broker
+// dispatch hands an operation queue's deliveries to the slots, each as
+// soon as one is free. It returns when the channel closes or the broker
 // stops; deliveries it did not hand out return to the queue when the
 // connection closes.
 func (r *runner) dispatch(deliveries <-chan amqp.Delivery) {
 	for d := range deliveries {
-		select {
-		case r.sem <- struct{}{}:
-		case <-r.stopCh:
-			return
-		}
 		r.mu.Lock()
 		if r.stopping {
 			r.mu.Unlock()
-			<-r.sem
 			return
 		}
 		r.handlers.Add(1)
 		r.mu.Unlock()
-		go r.handle(d)
+		select {
+		case r.work <- d:
+		case <-r.stopCh:
+			r.handlers.Done()
+			return
+		}
+	}
+}
+
+// slot handles deliveries one at a time until the broker stops. The slots
+// live as long as the broker: a goroutine per delivery would grow a fresh
+// stack through the engine's calls for every chunk.
+func (r *runner) slot() {
+	for {
+		select {
+		case d := <-r.work:
+			r.handle(d)
+		case <-r.stopCh:
+			return
+		}
 	}
 }
 
@@ -153,7 +171,6 @@ func (r *runner) dispatch(deliveries <-chan amqp.Delivery) {
 // handler returned nil, or requeues it after RetryDelay.
 func (r *runner) handle(d amqp.Delivery) {
 	defer r.handlers.Done()
-	defer func() { <-r.sem }()
 	m, err := decode(d)
 	if err != nil {
 		// Dead-lettered; the dead-letter consumer logs and drops it.
@@ -181,7 +198,9 @@ func (r *runner) handle(d amqp.Delivery) {
 	if err := d.Ack(false); err != nil {
 		r.log.Debug("ack after the channel closed; the message comes again and finds its chunk settled", "chunk", m.String(), "error", err)
 	}
-	r.wakeRelay()
+	if r.handled.Add(1)%int64(r.b.publishStep()) == 0 {
+		r.wakeRelay() // room for a step of messages, at least in this process's queues
+	}
 }
 
 // decode reads a chunk message.

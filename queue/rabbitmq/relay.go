@@ -49,8 +49,9 @@ const advanceSQL = `
 	WHERE o.seq = u.seq`
 
 // relay publishes the outbox until ctx is done. It runs again at once after
-// a batch, and otherwise when EnqueueTx notifies, a delivery is handled, the
-// connection comes back, or PollInterval passes.
+// a batch, and otherwise when EnqueueTx notifies, this process has handled
+// a publish step's deliveries, the connection comes back, or PollInterval
+// passes.
 func (r *runner) relay(ctx context.Context) {
 	for {
 		n, err := r.publishBatch(ctx)
@@ -145,20 +146,32 @@ func (r *runner) publishBatch(ctx context.Context) (int, error) {
 	return published, err
 }
 
+// publishStep is the least room in a queue worth a batch, unless fewer
+// messages wait for it: a batch's fixed cost (a transaction, a read of the
+// queue's depth, its confirms) spread over a few messages would cost more
+// per message than the messages themselves, and publishing in steps lets
+// workers claim and commit the chunks in larger batches too.
+func (b *Broker) publishStep() int { return max(1, b.cfg.MaxInFlight/4) }
+
 // room reads the depth of the queues of the picked ranges' operations and
-// returns how many more messages each may take under MaxInFlight.
+// returns how many more messages each may take under MaxInFlight: none
+// while that is less than a publish step and fewer than the picked ranges
+// hold for the queue.
 func (r *runner) room(s *session, picked []outRange) (map[string]int, error) {
-	room := map[string]int{}
+	waiting := map[string]int{}
 	for _, o := range picked {
-		if _, done := room[o.operation]; done {
-			continue
-		}
-		name := r.b.QueueName(o.operation)
+		waiting[o.operation] += int(o.end - o.next)
+	}
+	room := make(map[string]int, len(waiting))
+	for op, n := range waiting {
+		name := r.b.QueueName(op)
 		q, err := s.pub.QueueDeclarePassive(name, true, false, false, false, nil)
 		if err != nil {
 			return nil, fmt.Errorf("read the depth of %s: %w", name, err)
 		}
-		room[o.operation] = max(0, r.b.cfg.MaxInFlight-q.Messages)
+		if free := max(0, r.b.cfg.MaxInFlight-q.Messages); free >= min(r.b.publishStep(), n) {
+			room[op] = free
+		}
 	}
 	return room, nil
 }
