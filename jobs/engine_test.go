@@ -401,3 +401,49 @@ func TestMaintenanceSettlesUnsettledJobs(t *testing.T) {
 		t.Fatalf("after a maintenance pass: %+v, %d completions", s, h.completions(job.JobID))
 	}
 }
+
+// A chunk that computes for longer than a lease keeps it: the heartbeat
+// renews it, and the chunk commits once, on its first attempt.
+func TestHeartbeatRenewsLease(t *testing.T) {
+	h := newHarness(t)
+	release := make(chan struct{})
+	h.op.gate = func(ctx context.Context, c Chunk) error {
+		select {
+		case <-release:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	h.start(1)
+	job := h.create(1)
+	lease := func() (until time.Time, state string, attempts int) {
+		if err := h.pool.QueryRow(context.Background(), `SELECT coalesce(lease_until, 'epoch'), state, attempts
+			FROM job_chunks WHERE job_id = $1 AND chunk_no = 0`, job.JobID).Scan(&until, &state, &attempts); err != nil {
+			t.Fatal(err)
+		}
+		return until, state, attempts
+	}
+	var first time.Time
+	h.waitFor(30*time.Second, "the chunk to be claimed", func() bool {
+		until, state, _ := lease()
+		first = until
+		return state == "running"
+	})
+	// Past the first lease's end, the lease must have moved on.
+	h.waitFor(30*time.Second, "the lease to be renewed past its first end", func() bool {
+		until, state, attempts := lease()
+		if state != "running" || attempts != 1 {
+			t.Fatalf("while computing: state %s after %d attempts; the lease was lost", state, attempts)
+		}
+		return until.After(first) && time.Now().After(first)
+	})
+	close(release)
+	if s := h.waitTerminal(job.JobID, 30*time.Second); s.Status != StatusCompleted {
+		t.Fatalf("job %s", s.Status)
+	}
+	if _, _, attempts := lease(); attempts != 1 {
+		t.Fatalf("%d attempts; want the first one to commit", attempts)
+	}
+	h.assertExact(job.JobID, 1)
+}

@@ -64,7 +64,7 @@ func (e *Engine) RunWorkers(ctx context.Context, cfg WorkerConfig) error {
 		e:      e,
 		cfg:    cfg,
 		debug:  e.log.Enabled(ctx, slog.LevelDebug),
-		leases: map[uuid.UUID]struct{}{},
+		leases: map[uuid.UUID]chunkKey{},
 	}
 	if cfg.ComputeNice > 0 {
 		w.compute = startComputeThreads(cfg.Concurrency, cfg.ComputeNice, e.log)
@@ -119,7 +119,7 @@ type worker struct {
 	compute  *computeThreads // nil: compute on the broker's goroutine
 
 	mu     sync.Mutex
-	leases map[uuid.UUID]struct{}
+	leases map[uuid.UUID]chunkKey // claim → its chunk
 }
 
 var _ queue.Handler = (*worker)(nil)
@@ -170,7 +170,7 @@ func (w *worker) HandleChunk(ctx context.Context, d *queue.Delivery) error {
 		req.errMsg = fmt.Sprintf("gave up after %d attempts; last: %s", c.maxAttempts, deref(c.lastError, "worker lost"))
 		return w.commit(ctx, req, c, time.Now(), 0)
 	}
-	w.hold(c.claim)
+	w.hold(c.claim, chunkKey{d.JobID, d.Chunk})
 	defer w.release(c.claim)
 	start, heapBefore := time.Now(), uint64(0)
 	if w.debug {
@@ -399,9 +399,9 @@ func (e *Engine) claimTx(ctx context.Context, jobIDs [][16]byte, chunks []int32,
 }
 
 // hold and release track the claims whose leases this process renews.
-func (w *worker) hold(claim uuid.UUID) {
+func (w *worker) hold(claim uuid.UUID, k chunkKey) {
 	w.mu.Lock()
-	w.leases[claim] = struct{}{}
+	w.leases[claim] = k
 	w.mu.Unlock()
 }
 
@@ -423,17 +423,21 @@ func (w *worker) heartbeat(ctx context.Context) {
 		case <-t.C:
 		}
 		w.mu.Lock()
-		claims := make([]uuid.UUID, 0, len(w.leases))
-		for c := range w.leases {
-			claims = append(claims, c)
+		n := len(w.leases)
+		jobIDs, chunks, claims := make([][16]byte, 0, n), make([]int32, 0, n), make([][16]byte, 0, n)
+		for c, k := range w.leases {
+			jobIDs, chunks, claims = append(jobIDs, k.job), append(chunks, int32(k.chunk)), append(claims, c)
 		}
 		w.mu.Unlock()
-		if len(claims) == 0 {
+		if n == 0 {
 			continue
 		}
-		if _, err := w.e.pool.Exec(ctx, `UPDATE job_chunks SET lease_until = now() + $2::interval
-			WHERE claim = ANY($1) AND state = 'running'`, claims, w.e.cfg.Lease); err != nil && ctx.Err() == nil {
-			w.e.log.Warn("renew chunk leases", "chunks", len(claims), "error", err)
+		// By primary key: the claim column has no index.
+		if _, err := w.e.pool.Exec(ctx, `UPDATE job_chunks c SET lease_until = now() + $4::interval
+			FROM unnest($1::uuid[], $2::int[], $3::uuid[]) AS u(job_id, chunk_no, claim)
+			WHERE c.job_id = u.job_id AND c.chunk_no = u.chunk_no AND c.claim = u.claim AND c.state = 'running'`,
+			jobIDs, chunks, claims, w.e.cfg.Lease); err != nil && ctx.Err() == nil {
+			w.e.log.Warn("renew chunk leases", "chunks", n, "error", err)
 		}
 	}
 }
