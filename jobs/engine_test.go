@@ -37,6 +37,19 @@ type sumOp struct {
 	gate func(ctx context.Context, c Chunk) error
 }
 
+// untilClosed is a gate that holds every chunk until release is closed or
+// the chunk's context ends.
+func untilClosed(release <-chan struct{}) func(ctx context.Context, c Chunk) error {
+	return func(ctx context.Context, c Chunk) error {
+		select {
+		case <-release:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
 const sumOpType = "TEST_SUM"
 
 func (o *sumOp) Type() string                { return sumOpType }
@@ -407,14 +420,7 @@ func TestMaintenanceSettlesUnsettledJobs(t *testing.T) {
 func TestHeartbeatRenewsLease(t *testing.T) {
 	h := newHarness(t)
 	release := make(chan struct{})
-	h.op.gate = func(ctx context.Context, c Chunk) error {
-		select {
-		case <-release:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
+	h.op.gate = untilClosed(release)
 	h.start(1)
 	job := h.create(1)
 	lease := func() (until time.Time, state string, attempts int) {

@@ -190,14 +190,7 @@ func TestStatusHubSignalsCommittedProgress(t *testing.T) {
 	h := newHarness(t)
 	const chunks = 3
 	release := make(chan struct{})
-	h.op.gate = func(ctx context.Context, c Chunk) error {
-		select {
-		case <-release:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
+	h.op.gate = untilClosed(release)
 	job := h.create(chunks)
 	hub := NewStatusHub(h.pool, StatusHubConfig{Logger: testConfig().Logger})
 	sub := hub.Subscribe(job.JobID)
