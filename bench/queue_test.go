@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/tallyq/tallyq/internal/testdb"
+	"github.com/tallyq/tallyq/queue/rabbitmq"
 )
 
 // TestQueueScenarioTiny runs the queue scenario at a tiny size so that it
@@ -38,5 +39,9 @@ func TestRabbitMQQueueScenarioTiny(t *testing.T) {
 		res.RawAMQPMedian <= 0 || res.BrokerMedian <= 0 || res.RiverMedian <= 0 || res.Ratio <= 0 || res.RabbitMQServer == "" ||
 		len(res.FloorPerSec) != 1 || res.FloorMedian <= 0 || res.FloorRatio <= 0 {
 		t.Fatalf("incomplete result %+v", res)
+	}
+	// 100 chunks for 4 slots: the first messages carry several.
+	if len(res.ChunksPerMessage) != 1 || res.ChunksPerMessage[0] <= 1 || res.ChunksPerMessage[0] > rabbitmq.DefaultChunksPerMessage {
+		t.Fatalf("chunks per message %v; want more than 1, at most %d", res.ChunksPerMessage, rabbitmq.DefaultChunksPerMessage)
 	}
 }

@@ -48,6 +48,9 @@ type RabbitMQResult struct {
 	RawAMQPPerSec []float64         `json:"rawAmqpPerSec"`
 	BrokerPerSec  []float64         `json:"rabbitmqBrokerPerSec"`
 	RiverPerSec   []float64         `json:"riverBrokerPerSec"`
+	// ChunksPerMessage is, per round, the mean chunks a message of the
+	// RabbitMQ broker carried (rabbitmq.Config.ChunksPerMessage).
+	ChunksPerMessage []float64 `json:"rabbitmqChunksPerMessage"`
 	// FloorPerSec is the engine alone: chunks through a Go channel, no
 	// broker (floorBroker); it bounds what any broker can reach.
 	FloorPerSec   []float64 `json:"engineFloorPerSec"`
@@ -91,7 +94,11 @@ func RunRabbitMQ(ctx context.Context, pool *pgxpool.Pool, cfg RabbitMQConfig) (R
 			cpu   *[]RabbitMQCPU
 		}{
 			{"raw amqp091", func() (float64, error) { return rawAMQPRate(ctx, cfg, &res.RabbitMQServer) }, &res.RawAMQPPerSec, &res.RawAMQPCPU},
-			{"RabbitMQ broker", func() (float64, error) { return rabbitBrokerRate(ctx, pool, cfg) }, &res.BrokerPerSec, &res.BrokerCPU},
+			{"RabbitMQ broker", func() (float64, error) {
+				rate, perMessage, err := rabbitBrokerRate(ctx, pool, cfg)
+				res.ChunksPerMessage = append(res.ChunksPerMessage, perMessage)
+				return rate, err
+			}, &res.BrokerPerSec, &res.BrokerCPU},
 			{"River broker", func() (float64, error) {
 				return brokerRate(ctx, pool, QueueConfig{Chunks: cfg.Chunks, Workers: cfg.Workers, Logger: cfg.Logger})
 			}, &res.RiverPerSec, &res.RiverCPU},
@@ -201,18 +208,23 @@ func rawAMQPRate(ctx context.Context, cfg RabbitMQConfig, server *string) (float
 
 // rabbitBrokerRate runs one no-op job through a fresh RabbitMQ broker and
 // returns chunks per second from the workers' start to the job's
-// completion, as brokerRate does for River.
-func rabbitBrokerRate(ctx context.Context, pool *pgxpool.Pool, cfg RabbitMQConfig) (float64, error) {
+// completion, as brokerRate does for River, and the mean chunks per
+// message the broker published.
+func rabbitBrokerRate(ctx context.Context, pool *pgxpool.Pool, cfg RabbitMQConfig) (rate, chunksPerMessage float64, err error) {
 	b, err := rabbitmq.New(pool, rabbitmq.Config{URL: cfg.URL, Operations: []string{noopOp{}.Type()}, QueuePrefix: benchPrefix, Logger: cfg.Logger})
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	e, err := jobs.NewEngine(pool, b, jobs.Config{Logger: cfg.Logger})
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	if err := e.Register(noopOp{}); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	return timeJob(ctx, pool, e, cfg.Chunks, cfg.Workers)
+	rate, err = timeJob(ctx, pool, e, cfg.Chunks, cfg.Workers)
+	if messages, chunks := b.Published(); messages > 0 {
+		chunksPerMessage = float64(chunks) / float64(messages)
+	}
+	return rate, chunksPerMessage, err
 }

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tallyq/tallyq/queue/rabbitmq"
 )
 
 // Results are the scenarios' results as `tallyq bench --json` collects
@@ -163,7 +165,8 @@ func (r *Results) rows() []row {
 	}
 	if q := r.QueueRabbitMQ; q != nil {
 		add(ratioRow("queue", "no-op chunks/s, RabbitMQ broker, exact progress", perSec(q.BrokerMedian), "raw amqp091 persistent+confirms "+perSec(q.RawAMQPMedian),
-			q.Ratio, 0.5, fmt.Sprintf("%d chunks × %d rounds, %d workers; River broker beside: %s", q.Config.Chunks, q.Config.Rounds, q.Config.Workers, perSec(q.RiverMedian))),
+			q.Ratio, 0.5, fmt.Sprintf("%d chunks × %d rounds, %d workers; %.1f chunks per message (median; a message carries up to %d consecutive chunks while more than 2 per consumer slot wait); River broker beside: %s",
+				q.Config.Chunks, q.Config.Rounds, q.Config.Workers, median(q.ChunksPerMessage), rabbitmq.DefaultChunksPerMessage, perSec(q.RiverMedian))),
 			ratioRow("queue", "no-op chunks/s, engine alone (no broker), exact progress", perSec(q.FloorMedian), "raw amqp091 persistent+confirms "+perSec(q.RawAMQPMedian),
 				q.FloorRatio, 0, "the ceiling of any broker's ratio above: the engine's claim and commit with messages in a Go channel"))
 	}

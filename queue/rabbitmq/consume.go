@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,12 +27,12 @@ type runner struct {
 
 	session    atomic.Pointer[session] // nil while disconnected
 	reconnects atomic.Int64
-	handled    atomic.Int64 // deliveries handled
+	handled    atomic.Int64 // chunks handled
 	errMu      sync.Mutex
 	lastErr    error
 
-	work chan amqp.Delivery // to the concurrency slots
-	wake chan struct{}      // wakes the relay
+	work chan task     // to the concurrency slots
+	wake chan struct{} // wakes the relay
 
 	cancelBG context.CancelFunc
 	bg       sync.WaitGroup // slots, supervisor, relay, reconciler, listener, dead consumer
@@ -47,7 +48,7 @@ type runner struct {
 func newRunner(b *Broker, h queue.Handler, concurrency int, republishAfter time.Duration) *runner {
 	return &runner{
 		b: b, h: h, concurrency: concurrency, republishAfter: republishAfter, log: b.cfg.Logger,
-		work:   make(chan amqp.Delivery),
+		work:   make(chan task),
 		wake:   make(chan struct{}, 1),
 		stopCh: make(chan struct{}),
 	}
@@ -131,89 +132,129 @@ func (r *runner) wakeRelay() {
 	}
 }
 
-// dispatch hands an operation queue's deliveries to the slots, each as
-// soon as one is free. It returns when the channel closes or the broker
-// stops; deliveries it did not hand out return to the queue when the
-// connection closes.
+// packet is one delivery and the chunks it carries, each handled by a slot
+// of its own; the last to finish acknowledges the delivery, or requeues it
+// if any chunk's handler failed.
+type packet struct {
+	d       amqp.Delivery
+	attempt int
+	pending atomic.Int32
+	failed  atomic.Bool
+}
+
+// task is one chunk of a packet, for a slot.
+type task struct {
+	p *packet
+	m queue.Message
+}
+
+// dispatch decodes an operation queue's deliveries and hands their chunks
+// to the slots, each as soon as one is free. It returns when the channel
+// closes or the broker stops; deliveries it did not hand out in full
+// return to the queue when the connection closes.
 func (r *runner) dispatch(deliveries <-chan amqp.Delivery) {
 	for d := range deliveries {
-		r.mu.Lock()
-		if r.stopping {
-			r.mu.Unlock()
-			return
+		ms, err := decode(d)
+		if err != nil {
+			// Dead-lettered; the dead-letter consumer logs and drops it.
+			r.log.Error("rejecting a message that is not a chunk message", "error", err, "message_id", d.MessageId)
+			_ = d.Reject(false)
+			continue
 		}
-		r.handlers.Add(1)
-		r.mu.Unlock()
-		select {
-		case r.work <- d:
-		case <-r.stopCh:
-			r.handlers.Done()
-			return
+		p := &packet{d: d, attempt: int(headerInt(d.Headers, "x-delivery-count")) + 1}
+		p.pending.Store(int32(len(ms)))
+		for _, m := range ms {
+			if !r.handOut(task{p, m}) {
+				return
+			}
 		}
 	}
 }
 
-// slot handles deliveries one at a time until the broker stops. The slots
-// live as long as the broker: a goroutine per delivery would grow a fresh
-// stack through the engine's calls for every chunk.
+// handOut gives t to a free slot; it returns false, handing out nothing,
+// once the broker stops.
+func (r *runner) handOut(t task) bool {
+	r.mu.Lock()
+	if r.stopping {
+		r.mu.Unlock()
+		return false
+	}
+	r.handlers.Add(1)
+	r.mu.Unlock()
+	select {
+	case r.work <- t:
+		return true
+	case <-r.stopCh:
+		r.handlers.Done()
+		return false
+	}
+}
+
+// slot handles chunks one at a time until the broker stops. The slots live
+// as long as the broker: a goroutine per chunk would grow a fresh stack
+// through the engine's calls for every chunk.
 func (r *runner) slot() {
 	for {
 		select {
-		case d := <-r.work:
-			r.handle(d)
+		case t := <-r.work:
+			r.handle(t)
 		case <-r.stopCh:
 			return
 		}
 	}
 }
 
-// handle runs the handler on one delivery and acknowledges it after the
-// handler returned nil, or requeues it after RetryDelay.
-func (r *runner) handle(d amqp.Delivery) {
+// handle runs the handler on one chunk of a delivery; the delivery's last
+// chunk to finish acknowledges it if every handler returned nil, and
+// otherwise requeues it after RetryDelay.
+func (r *runner) handle(t task) {
 	defer r.handlers.Done()
-	m, err := decode(d)
-	if err != nil {
-		// Dead-lettered; the dead-letter consumer logs and drops it.
-		r.log.Error("rejecting a message that is not a chunk message", "error", err, "message_id", d.MessageId)
-		_ = d.Reject(false)
-		return
-	}
 	ctx, cancel := r.handlerCtx, context.CancelFunc(func() {})
-	if t := r.h.ChunkTimeout(m.Operation); t > 0 {
-		ctx, cancel = context.WithTimeout(ctx, t)
+	if d := r.h.ChunkTimeout(t.m.Operation); d > 0 {
+		ctx, cancel = context.WithTimeout(ctx, d)
 	}
 	defer cancel()
 	// Nothing to settle in the engine's transaction: the outbox learns from
 	// the chunk's state that its message is no longer needed.
-	del := queue.NewDelivery(m, int(headerInt(d.Headers, "x-delivery-count"))+1, nil, nil)
-	if err := r.h.HandleChunk(ctx, del); err != nil {
-		r.log.Warn("chunk message not recorded; requeueing it", "chunk", m.String(), "error", err, "retry_in", r.b.cfg.RetryDelay)
+	if err := r.h.HandleChunk(ctx, queue.NewDelivery(t.m, t.p.attempt, nil, nil)); err != nil {
+		r.log.Warn("chunk message not recorded; requeueing it", "chunk", t.m.String(), "error", err, "retry_in", r.b.cfg.RetryDelay)
+		t.p.failed.Store(true)
+	}
+	if r.handled.Add(1)%int64(r.b.publishStep()) == 0 {
+		r.wakeRelay() // room for a step of chunks, at least in this process's queues
+	}
+	if t.p.pending.Add(-1) > 0 {
+		return
+	}
+	if t.p.failed.Load() {
 		select {
 		case <-time.After(r.b.cfg.RetryDelay):
 		case <-r.stopCh:
 		}
-		_ = d.Nack(false, true) // if the channel is gone, the message is requeued anyway
+		// Chunks of it that did commit find themselves settled when it
+		// comes again. If the channel is gone, it is requeued anyway.
+		_ = t.p.d.Nack(false, true)
 		return
 	}
-	if err := d.Ack(false); err != nil {
-		r.log.Debug("ack after the channel closed; the message comes again and finds its chunk settled", "chunk", m.String(), "error", err)
-	}
-	if r.handled.Add(1)%int64(r.b.publishStep()) == 0 {
-		r.wakeRelay() // room for a step of messages, at least in this process's queues
+	if err := t.p.d.Ack(false); err != nil {
+		r.log.Debug("ack after the channel closed; the message comes again and finds its chunks settled", "chunk", t.m.String(), "error", err)
 	}
 }
 
-// decode reads a chunk message.
-func decode(d amqp.Delivery) (queue.Message, error) {
+// decode reads a chunk message and returns the chunks it carries.
+func decode(d amqp.Delivery) ([]queue.Message, error) {
 	env, err := decodeEnvelope(d.Body)
 	m := env.Message
 	if err != nil {
-		return m, fmt.Errorf("decode chunk message: %w", err)
+		return nil, fmt.Errorf("decode chunk message: %w", err)
 	}
 	if m.JobID == uuid.Nil || m.Operation == "" || m.Chunk < 0 {
-		return m, fmt.Errorf("chunk message %s lacks a job, chunk or operation", m)
+		return nil, fmt.Errorf("chunk message %s lacks a job, chunk or operation", m)
 	}
-	return m, nil
+	if env.Count < 0 || env.Count > maxChunksPerMessage || m.Chunk+max(env.Count, 1) > math.MaxInt32 {
+		return nil, fmt.Errorf("chunk message %s carries %d chunks; a message carries 1 to %d chunks numbered below 2^31", m, env.Count, maxChunksPerMessage)
+	}
+	return env.chunks(), nil
 }
 
 // headerInt reads an integer header (0 when absent).
@@ -250,17 +291,29 @@ func (r *runner) consumeDead(deliveries <-chan amqp.Delivery) {
 }
 
 func (r *runner) reportDead(d amqp.Delivery) bool {
-	m, err := decode(d)
+	ms, err := decode(d)
 	if err != nil {
 		r.log.Error("dropping a dead-lettered message that is not a chunk message", "error", err, "message_id", d.MessageId)
 		_ = d.Ack(false)
 		return true
 	}
 	reason := deathReason(d)
+	for _, m := range ms {
+		if !r.reportDeadChunk(m, reason) {
+			return false
+		}
+	}
+	_ = d.Ack(false)
+	return true
+}
+
+// reportDeadChunk reports one chunk of a dead-lettered message until the
+// handler records it; it returns false if the broker stops first.
+func (r *runner) reportDeadChunk(m queue.Message, reason string) bool {
 	for {
 		err := r.h.DeliveryDead(r.handlerCtx, m, reason)
 		if err == nil {
-			break
+			return true
 		}
 		r.log.Warn("report dead-lettered message", "chunk", m.String(), "error", err)
 		select {
@@ -269,8 +322,6 @@ func (r *runner) reportDead(d amqp.Delivery) bool {
 			return false
 		}
 	}
-	_ = d.Ack(false)
-	return true
 }
 
 // deathReason describes why RabbitMQ dead-lettered d, from its x-death

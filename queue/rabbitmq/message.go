@@ -20,13 +20,29 @@ import (
 // other properties: headers and properties cost the node about a quarter
 // more CPU per message (bench/NOTES.md).
 
-// envelope is a chunk message's body: the message, and the seq of the
-// outbox range it was published from, which tells a message published
-// again from its first publishing when one traces duplicates (0: none, as
-// in messages of earlier versions, which carried it in a header).
+// envelope is a chunk message's body: the message, the seq of the outbox
+// range it was published from, which tells a message published again from
+// its first publishing when one traces duplicates (0: none, as in messages
+// of earlier versions, which carried it in a header), and how many
+// consecutive chunks from Message.Chunk on it carries (0 and 1: one).
 type envelope struct {
 	queue.Message
-	Seq int64 `json:"seq"`
+	Seq   int64 `json:"seq"`
+	Count int   `json:"count,omitempty"`
+}
+
+// maxChunksPerMessage bounds Config.ChunksPerMessage, and the count a
+// consumer accepts in a message.
+const maxChunksPerMessage = 256
+
+// chunks returns the messages of the chunks env carries.
+func (env envelope) chunks() []queue.Message {
+	ms := make([]queue.Message, max(env.Count, 1))
+	for i := range ms {
+		ms[i] = env.Message
+		ms[i].Chunk += i
+	}
+	return ms
 }
 
 // The parts of a body in json.Marshal's field order.
@@ -35,6 +51,7 @@ var (
 	bodyChunk = []byte(`","chunk":`)
 	bodyOp    = []byte(`,"op":"`)
 	bodySeq   = []byte(`","seq":`)
+	bodyCount = []byte(`,"count":`)
 	bodyEnd   = []byte(`}`)
 )
 
@@ -45,7 +62,7 @@ func encodeEnvelope(env envelope) ([]byte, error) {
 	if !plainOperation(m.Operation) {
 		return json.Marshal(env)
 	}
-	b := make([]byte, 0, len(bodyJobID)+36+len(bodyChunk)+20+len(bodyOp)+len(m.Operation)+len(bodySeq)+20+len(bodyEnd))
+	b := make([]byte, 0, len(bodyJobID)+36+len(bodyChunk)+20+len(bodyOp)+len(m.Operation)+len(bodySeq)+20+len(bodyCount)+20+len(bodyEnd))
 	b = append(b, bodyJobID...)
 	b = append(b, m.JobID.String()...)
 	b = append(b, bodyChunk...)
@@ -54,6 +71,10 @@ func encodeEnvelope(env envelope) ([]byte, error) {
 	b = append(b, m.Operation...)
 	b = append(b, bodySeq...)
 	b = strconv.AppendInt(b, env.Seq, 10)
+	if env.Count != 0 {
+		b = append(b, bodyCount...)
+		b = strconv.AppendInt(b, int64(env.Count), 10)
+	}
 	return append(b, bodyEnd...), nil
 }
 
@@ -97,10 +118,19 @@ func parsePlainEnvelope(body []byte) (env envelope, ok bool) {
 		return env, false
 	}
 	seq, rest, ok := cutNatural(rest)
-	if !ok || !bytes.Equal(rest, bodyEnd) {
+	if !ok {
 		return env, false
 	}
-	return envelope{Message: queue.Message{JobID: id, Chunk: int(chunk), Operation: op}, Seq: seq}, true
+	var count int64
+	if after, found := bytes.CutPrefix(rest, bodyCount); found {
+		if count, rest, ok = cutNatural(after); !ok || count == 0 {
+			return env, false // a zero count is omitted, so not written by the relay
+		}
+	}
+	if !bytes.Equal(rest, bodyEnd) {
+		return env, false
+	}
+	return envelope{Message: queue.Message{JobID: id, Chunk: int(chunk), Operation: op}, Seq: seq, Count: int(count)}, true
 }
 
 // cutNatural reads a JSON number without sign, fraction or exponent that

@@ -14,10 +14,14 @@
 //     does, and a reconciler publishes again the chunks that still await one
 //     long after their range was published, so a message the broker lost is
 //     not a lost chunk.
-//   - Fairness: the relay keeps at most MaxInFlight messages waiting in each
+//   - Fairness: the relay keeps about MaxInFlight chunks waiting in each
 //     queue (its depth, read from the node), and takes the next chunks
 //     round-robin across jobs, so a job enqueued later waits behind at most
-//     MaxInFlight messages, not behind all of a large job's.
+//     that many, not behind all of a large job's.
+//   - Packing: while many chunks wait per consumer slot, a message carries
+//     up to ChunksPerMessage consecutive chunks of a job; the consumer hands
+//     each to a slot and acknowledges the message once all are recorded.
+//     The messages shrink to one chunk as the backlog drains (packer).
 //   - Topology: one durable quorum queue per operation (<prefix>.<operation
 //     in lower case>), bound to a direct exchange <prefix> for other
 //     publishers, with an explicit delivery limit
@@ -26,8 +30,9 @@
 //   - A delivery is acknowledged only after the handler returned nil, that
 //     is after the engine committed; an error requeues it after a pause.
 //   - The relay publishes straight to each queue (the default exchange) a
-//     bare persistent message: queue.Message and its outbox range's seq in
-//     JSON, encoded and decoded without reflection (message.go).
+//     bare persistent message: queue.Message, its outbox range's seq and the
+//     count of chunks it carries in JSON, encoded and decoded without
+//     reflection (message.go).
 //   - amqp091-go does not reconnect; the broker does, with backoff, and
 //     declares its topology again each time. Ready fails while it is
 //     disconnected.
@@ -45,6 +50,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -69,10 +75,18 @@ type Config struct {
 	// backstop (the engine counts attempts in Postgres) and must stay well
 	// above what killed workers cause (default 20).
 	DeliveryLimit int
-	// MaxInFlight bounds the messages waiting in each operation's queue, as
+	// MaxInFlight bounds the chunks waiting in each operation's queue, as
 	// the relays see its depth before a batch (default 2000). It bounds how
 	// long a job enqueued later waits behind earlier ones.
 	MaxInFlight int
+	// ChunksPerMessage is the most consecutive chunks of a job that one
+	// message carries (default DefaultChunksPerMessage, at most 256; 1: a
+	// message per chunk). A
+	// message carries more than one only while more than two chunks per
+	// consumer slot wait to be published, so that a large backlog of cheap
+	// chunks costs the node and the relay fewer messages, and the last
+	// chunks of a job still spread over every slot one by one.
+	ChunksPerMessage int
 	// PublishBatch is the most messages the relay publishes per transaction
 	// (default 1000).
 	PublishBatch int
@@ -93,6 +107,9 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// DefaultChunksPerMessage is Config.ChunksPerMessage's default.
+const DefaultChunksPerMessage = 8
+
 func (c Config) withDefaults() Config {
 	if c.QueuePrefix == "" {
 		c.QueuePrefix = "tallyq"
@@ -102,6 +119,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxInFlight <= 0 {
 		c.MaxInFlight = 2000
+	}
+	if c.ChunksPerMessage <= 0 {
+		c.ChunksPerMessage = DefaultChunksPerMessage
 	}
 	if c.PublishBatch <= 0 {
 		c.PublishBatch = 1000
@@ -126,6 +146,10 @@ type Broker struct {
 	uri    amqp.URI
 	routes map[string]string // operation → routing key (and queue suffix)
 
+	// Confirmed publishes of the relays since New, and the chunks they
+	// carried.
+	publishedMessages, publishedChunks atomic.Int64
+
 	mu       sync.Mutex
 	run      *runner // nil until Start and after Stop
 	starting bool    // Start is connecting
@@ -144,6 +168,9 @@ func New(pool *pgxpool.Pool, cfg Config) (*Broker, error) {
 	uri, err := checkURL(cfg.URL)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.ChunksPerMessage > maxChunksPerMessage {
+		return nil, fmt.Errorf("rabbitmq broker: ChunksPerMessage %d is more than the %d a consumer accepts", cfg.ChunksPerMessage, maxChunksPerMessage)
 	}
 	if len(cfg.Operations) == 0 {
 		return nil, errors.New("rabbitmq broker: no operations configured; each operation gets a queue")
@@ -199,6 +226,13 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// Published returns how many messages this broker's relay has published
+// and had confirmed since New, and how many chunks they carried (messages
+// carry several while many chunks wait: Config.ChunksPerMessage).
+func (b *Broker) Published() (messages, chunks int64) {
+	return b.publishedMessages.Load(), b.publishedChunks.Load()
 }
 
 // Name returns "rabbitmq".

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -178,35 +179,87 @@ func TestAlwaysFailingChunkFailsJob(t *testing.T) {
 // chunk, its attempts being spent.
 func TestDeliveryLimitDeadLettersToFailedChunk(t *testing.T) {
 	t.Parallel()
+	for _, c := range []struct {
+		name                string
+		chunks, concurrency int
+		packed              bool
+	}{
+		{"a message per chunk", 10, 4, false},
+		// Chunk 3 shares its message with others, which commit on its
+		// first delivery; the dead letter reports every chunk it carries.
+		{"messages of several chunks", 60, 1, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, sharedURL(t))
+			cfg := h.config()
+			cfg.DeliveryLimit = 2
+			b := h.broker(cfg)
+			watch := &watchHandler{refuse: func(d *queue.Delivery) bool { return d.Chunk == 3 }}
+			e := h.engine(wrapped{b, func(q queue.Handler) queue.Handler { watch.Handler = q; return watch }}, &testOp{})
+			id := h.create(e, c.chunks, 0)
+			// Chunk 3's attempts were spent by earlier deliveries.
+			if _, err := h.pool.Exec(context.Background(), `UPDATE job_chunks SET attempts = 3 WHERE job_id = $1 AND chunk_no = 3`, id); err != nil {
+				t.Fatal(err)
+			}
+			h.run(e, c.concurrency)
+			s := h.waitTerminal(e, id, time.Minute)
+			if s.Status != jobs.StatusFailed || s.ProcessedChunks != c.chunks-1 || s.FailedChunks != 1 {
+				t.Fatalf("job: status %s, processed %d, failed %d; want FAILED, %d, 1", s.Status, s.ProcessedChunks, s.FailedChunks, c.chunks-1)
+			}
+			var state, lastErr string
+			if err := h.pool.QueryRow(context.Background(), `SELECT state, last_error FROM job_chunks WHERE job_id = $1 AND chunk_no = 3`, id).Scan(&state, &lastErr); err != nil {
+				t.Fatal(err)
+			}
+			if state != "failed" || !strings.Contains(lastErr, "delivery_limit") {
+				t.Fatalf("chunk 3: %s, %q; want failed by the delivery limit", state, lastErr)
+			}
+			if s.ErrorMessage == nil || !strings.Contains(*s.ErrorMessage, "dead-lettered") {
+				t.Fatalf("job error %v does not say the message was dead-lettered", s.ErrorMessage)
+			}
+			eventually(t, 10*time.Second, "the dead queue to be drained", func() (bool, error) { return h.queueDepth(b.DeadQueue()) == 0, nil })
+			eventually(t, 10*time.Second, "the outbox to empty", func() (bool, error) { return h.outboxRows(id) == 0, nil })
+			var applied int
+			if err := h.pool.QueryRow(context.Background(), `SELECT count(*) FROM test_applied WHERE job_id = $1`, id).Scan(&applied); err != nil {
+				t.Fatal(err)
+			}
+			if applied != c.chunks-1 {
+				t.Fatalf("%d results applied; want each of the %d other chunks' once", applied, c.chunks-1)
+			}
+			if messages, chunks := b.Published(); c.packed != (messages < chunks) {
+				t.Fatalf("%d messages carried %d chunks; packed: want %v", messages, chunks, c.packed)
+			}
+		})
+	}
+}
+
+// TestPackedMessageRequeuedWhenOneChunkFails: a message of several chunks
+// one of which its worker cannot record is requeued whole; its other
+// chunks, committed on the first delivery, find themselves settled when it
+// comes again, and every chunk counts once.
+func TestPackedMessageRequeuedWhenOneChunkFails(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, sharedURL(t))
-	cfg := h.config()
-	cfg.DeliveryLimit = 2
-	b := h.broker(cfg)
-	watch := &watchHandler{refuse: func(d *queue.Delivery) bool { return d.Chunk == 3 }}
+	b := h.broker(h.config())
+	var refused atomic.Bool
+	watch := &watchHandler{refuse: func(d *queue.Delivery) bool { return d.Chunk == 5 && refused.CompareAndSwap(false, true) }}
 	e := h.engine(wrapped{b, func(q queue.Handler) queue.Handler { watch.Handler = q; return watch }}, &testOp{})
-	const chunks = 10
+	const chunks = 300
 	id := h.create(e, chunks, 0)
-	// Chunk 3's attempts were spent by earlier deliveries.
-	if _, err := h.pool.Exec(context.Background(), `UPDATE job_chunks SET attempts = 3 WHERE job_id = $1 AND chunk_no = 3`, id); err != nil {
-		t.Fatal(err)
+	h.run(e, 2)
+	h.waitTerminal(e, id, time.Minute)
+	h.assertCountedOnce(e, id, chunks)
+	messages, published := b.Published()
+	if messages*2 > published {
+		t.Fatalf("%d messages carried %d chunks; want at least 2 chunks a message on average with %d chunks for 2 slots", messages, published, chunks)
 	}
-	h.run(e, 4)
-	s := h.waitTerminal(e, id, time.Minute)
-	if s.Status != jobs.StatusFailed || s.ProcessedChunks != chunks-1 || s.FailedChunks != 1 {
-		t.Fatalf("job: status %s, processed %d, failed %d; want FAILED, %d, 1", s.Status, s.ProcessedChunks, s.FailedChunks, chunks-1)
+	// Chunk 5's message carried others: they came again with it.
+	if n := watch.redelivered.Load(); n < 2 {
+		t.Fatalf("%d deliveries again; want chunk 5's message's chunks again", n)
 	}
-	var state, lastErr string
-	if err := h.pool.QueryRow(context.Background(), `SELECT state, last_error FROM job_chunks WHERE job_id = $1 AND chunk_no = 3`, id).Scan(&state, &lastErr); err != nil {
-		t.Fatal(err)
+	if n := h.queueDepth(b.DeadQueue()); n != 0 {
+		t.Fatalf("%d messages dead-lettered", n)
 	}
-	if state != "failed" || !strings.Contains(lastErr, "delivery_limit") {
-		t.Fatalf("chunk 3: %s, %q; want failed by the delivery limit", state, lastErr)
-	}
-	if s.ErrorMessage == nil || !strings.Contains(*s.ErrorMessage, "dead-lettered") {
-		t.Fatalf("job error %v does not say the message was dead-lettered", s.ErrorMessage)
-	}
-	eventually(t, 10*time.Second, "the dead queue to be drained", func() (bool, error) { return h.queueDepth(b.DeadQueue()) == 0, nil })
-	eventually(t, 10*time.Second, "the outbox to empty", func() (bool, error) { return h.outboxRows(id) == 0, nil })
 }
 
 // TestKilledConsumerPrefetchNotDeadLettered: a consumer that dies holding
@@ -215,7 +268,9 @@ func TestDeliveryLimitDeadLettersToFailedChunk(t *testing.T) {
 func TestKilledConsumerPrefetchNotDeadLettered(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, sharedURL(t))
-	b := h.broker(h.config())
+	cfg := h.config()
+	cfg.ChunksPerMessage = 1 // the doomed consumer counts messages as chunks
+	b := h.broker(cfg)
 	watch := &watchHandler{}
 	const chunks, held = 300, 100
 	// The broker's one worker holds its first chunk at a gate until the

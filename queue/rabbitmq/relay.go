@@ -116,7 +116,7 @@ func (r *runner) publishBatch(ctx context.Context) (int, error) {
 	if len(picked) == 0 {
 		return 0, nil
 	}
-	room, err := r.room(s, picked)
+	room, packers, err := r.room(s, picked)
 	if err != nil {
 		return 0, err
 	}
@@ -125,7 +125,7 @@ func (r *runner) publishBatch(ctx context.Context) (int, error) {
 	if share(picked, room, r.b.cfg.PublishBatch, rand.IntN(len(picked))) == 0 {
 		return 0, nil // every queue is full; a handled delivery wakes the relay
 	}
-	confirmed, err := r.publish(ctx, s, picked)
+	confirmed, err := r.publish(ctx, s, picked, packers)
 	seqs, nexts := make([]int64, 0, len(picked)), make([]int32, 0, len(picked))
 	published := 0
 	for i, o := range picked {
@@ -146,34 +146,59 @@ func (r *runner) publishBatch(ctx context.Context) (int, error) {
 	return published, err
 }
 
-// publishStep is the least room in a queue worth a batch, unless fewer
-// messages wait for it: a batch's fixed cost (a transaction, a read of the
-// queue's depth, its confirms) spread over a few messages would cost more
-// per message than the messages themselves, and publishing in steps lets
-// workers claim and commit the chunks in larger batches too.
+// publishStep is the least room in a queue worth a batch, in chunks,
+// unless fewer wait for it: a batch's fixed cost (a transaction, a read of
+// the queue's depth, its confirms) spread over a few messages would cost
+// more per message than the messages themselves, and publishing in steps
+// lets workers claim and commit the chunks in larger batches too.
 func (b *Broker) publishStep() int { return max(1, b.cfg.MaxInFlight/4) }
 
+// packer sizes an operation's messages in a batch: a message carries
+// several consecutive chunks of a job while many chunks wait per consumer
+// slot, which spreads a message's cost (the node's, the relay's, the
+// consumer's) over its chunks; as the backlog drains, messages shrink back
+// to one chunk each, so that the last chunks still spread over every slot.
+type packer struct {
+	waiting int // chunks the picked ranges hold that no message of this batch carries yet
+	slots   int // consumer slots: the queue's consumers times this process's concurrency
+	most    int // Config.ChunksPerMessage
+}
+
+// size is the chunk count of the next message: the chunks waiting per two
+// slots, between 1 and most.
+func (p *packer) size() int { return min(p.most, max(1, p.waiting/(2*p.slots))) }
+
+// took records that a message carries n chunks.
+func (p *packer) took(n int) { p.waiting -= n }
+
 // room reads the depth of the queues of the picked ranges' operations and
-// returns how many more messages each may take under MaxInFlight: none
-// while that is less than a publish step and fewer than the picked ranges
-// hold for the queue.
-func (r *runner) room(s *session, picked []outRange) (map[string]int, error) {
-	waiting := map[string]int{}
+// returns how many more chunks each may take under MaxInFlight (its
+// messages counted at the size the next would have: the node counts
+// messages, not chunks), none while that is less than a publish step and
+// fewer than the picked ranges hold for the queue; and a packer for each.
+func (r *runner) room(s *session, picked []outRange) (map[string]int, map[string]*packer, error) {
+	packers := map[string]*packer{}
 	for _, o := range picked {
-		waiting[o.operation] += int(o.end - o.next)
+		p := packers[o.operation]
+		if p == nil {
+			p = &packer{most: r.b.cfg.ChunksPerMessage}
+			packers[o.operation] = p
+		}
+		p.waiting += int(o.end - o.next)
 	}
-	room := make(map[string]int, len(waiting))
-	for op, n := range waiting {
+	room := make(map[string]int, len(packers))
+	for op, p := range packers {
 		name := r.b.QueueName(op)
 		q, err := s.pub.QueueDeclarePassive(name, true, false, false, false, nil)
 		if err != nil {
-			return nil, fmt.Errorf("read the depth of %s: %w", name, err)
+			return nil, nil, fmt.Errorf("read the depth of %s: %w", name, err)
 		}
-		if free := max(0, r.b.cfg.MaxInFlight-q.Messages); free >= min(r.b.publishStep(), n) {
+		p.slots = max(1, q.Consumers) * r.concurrency
+		if free := max(0, r.b.cfg.MaxInFlight-q.Messages*p.size()); free >= min(r.b.publishStep(), p.waiting) {
 			room[op] = free
 		}
 	}
-	return room, nil
+	return room, packers, nil
 }
 
 // share sets each picked range's take: at most budget chunks in all and at
@@ -235,13 +260,14 @@ func byJob(picked []outRange) [][]outRange {
 	return jobs
 }
 
-// publish publishes the takes of picked and waits for every confirm; it
-// returns, for each range, how many of its chunks from next on the node
-// confirmed without a gap.
-func (r *runner) publish(ctx context.Context, s *session, picked []outRange) ([]int32, error) {
+// publish publishes the takes of picked, in messages sized by packers,
+// and waits for every confirm; it returns, for each range, how many of its
+// chunks from next on the node confirmed without a gap.
+func (r *runner) publish(ctx context.Context, s *session, picked []outRange, packers map[string]*packer) ([]int32, error) {
 	type sent struct {
-		dc    *amqp.DeferredConfirmation
-		index int
+		dc     *amqp.DeferredConfirmation
+		index  int
+		chunks int32
 	}
 	var (
 		confirms []sent
@@ -249,9 +275,14 @@ func (r *runner) publish(ctx context.Context, s *session, picked []outRange) ([]
 	)
 publishing:
 	for i, o := range picked {
-		for c := o.next; c < o.next+o.take; c++ {
-			m := queue.Message{JobID: uuid.UUID(o.jobID), Chunk: int(c), Operation: o.operation}
-			body, err := encodeEnvelope(envelope{Message: m, Seq: o.seq})
+		p := packers[o.operation]
+		for c, end := o.next, o.next+o.take; c < end; {
+			n := min(int32(p.size()), end-c)
+			env := envelope{Message: queue.Message{JobID: uuid.UUID(o.jobID), Chunk: int(c), Operation: o.operation}, Seq: o.seq}
+			if n > 1 {
+				env.Count = int(n)
+			}
+			body, err := encodeEnvelope(env)
 			if err != nil {
 				return make([]int32, len(picked)), err
 			}
@@ -263,14 +294,16 @@ publishing:
 				Body:         body,
 			})
 			if err != nil {
-				pubErr = fmt.Errorf("publish %s: %w", m, err)
+				pubErr = fmt.Errorf("publish %s: %w", env.Message, err)
 				break publishing
 			}
-			confirms = append(confirms, sent{dc, i})
+			confirms = append(confirms, sent{dc, i, n})
+			p.took(int(n))
+			c += n
 		}
 	}
 	confirmed := make([]int32, len(picked))
-	gap := make([]bool, len(picked)) // a chunk of the range was not confirmed
+	gap := make([]bool, len(picked)) // a message of the range was not confirmed
 	nacked := 0
 	for _, c := range confirms {
 		ok, err := c.dc.WaitContext(ctx)
@@ -282,11 +315,15 @@ publishing:
 			nacked++
 			gap[c.index] = true
 		case !gap[c.index]:
-			confirmed[c.index]++
+			confirmed[c.index] += c.chunks
+		}
+		if ok {
+			r.b.publishedMessages.Add(1)
+			r.b.publishedChunks.Add(int64(c.chunks))
 		}
 	}
 	if nacked > 0 {
-		pubErr = errors.Join(pubErr, fmt.Errorf("RabbitMQ refused %d of %d messages; they stay in the outbox and are published again", nacked, len(confirms)))
+		pubErr = errors.Join(pubErr, fmt.Errorf("RabbitMQ refused %d of %d messages; their chunks stay in the outbox and are published again", nacked, len(confirms)))
 	}
 	return confirmed, pubErr
 }

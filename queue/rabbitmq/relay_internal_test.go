@@ -1,11 +1,14 @@
 package rabbitmq
 
 import (
+	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/uuid"
+	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/tallyq/tallyq/queue"
 )
@@ -76,5 +79,64 @@ func TestShare(t *testing.T) {
 	}
 	if total := share(picked, map[string]int{"TALLY": 1, "DECRYPT": 0}, 1000, 1); total != 1 || picked[2].take != 1 {
 		t.Fatalf("room for 1, from the second job: %+v", picked)
+	}
+}
+
+// A packer fills messages while many chunks wait per slot, and shrinks
+// them to one chunk each as the backlog drains: the last 2×slots chunks
+// go one per message.
+func TestPackerShrinksToOneChunkAtTheEnd(t *testing.T) {
+	const slots, most, waiting = 4, 8, 200
+	p := &packer{waiting: waiting, slots: slots, most: most}
+	var sizes []int
+	for p.waiting > 0 {
+		n := min(p.size(), p.waiting)
+		sizes = append(sizes, n)
+		p.took(n)
+	}
+	sum := 0
+	for _, n := range sizes {
+		sum += n
+	}
+	if sum != waiting || sizes[0] != most {
+		t.Fatalf("sizes %v: sum %d, first %d; want %d chunks, the first message full (%d)", sizes, sum, sizes[0], waiting, most)
+	}
+	if !slices.IsSortedFunc(sizes, func(a, b int) int { return b - a }) {
+		t.Fatalf("sizes %v grow again", sizes)
+	}
+	tail := sizes[len(sizes)-2*slots:]
+	if slices.Max(tail) != 1 {
+		t.Fatalf("the last %d messages %v; want one chunk each", 2*slots, tail)
+	}
+	if len(sizes) > waiting/2 {
+		t.Fatalf("%d messages for %d chunks; packing saved too little: %v", len(sizes), waiting, sizes)
+	}
+	if one := (&packer{waiting: waiting, slots: slots, most: 1}); one.size() != 1 {
+		t.Fatalf("ChunksPerMessage 1 packs %d", one.size())
+	}
+}
+
+// decode accepts 1 to maxChunksPerMessage chunks a message, numbered
+// within int32, and refuses anything else with a reason.
+func TestDecodeChunkCount(t *testing.T) {
+	id := uuid.New()
+	for _, c := range []struct {
+		chunk, count int
+		chunks       int // 0: refused
+	}{
+		{0, 0, 1}, {5, 1, 1}, {5, 8, 8}, {0, maxChunksPerMessage, maxChunksPerMessage},
+		{0, maxChunksPerMessage + 1, 0}, {0, -1, 0}, {math.MaxInt32 - 2, 2, 2}, {math.MaxInt32 - 2, 3, 0},
+	} {
+		body, err := encodeEnvelope(envelope{Message: queue.Message{JobID: id, Chunk: c.chunk, Operation: "TALLY"}, Count: c.count})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ms, err := decode(amqp.Delivery{Body: body})
+		switch {
+		case c.chunks == 0 && (err == nil || !strings.Contains(err.Error(), "carries")):
+			t.Errorf("chunk %d count %d: %v, %v; want refused, saying what the message carries", c.chunk, c.count, ms, err)
+		case c.chunks > 0 && (err != nil || len(ms) != c.chunks || ms[0].Chunk != c.chunk):
+			t.Errorf("chunk %d count %d: %v, %v; want %d chunks from %d", c.chunk, c.count, ms, err, c.chunks, c.chunk)
+		}
 	}
 }
