@@ -45,15 +45,24 @@ func (p *progressNotifier) touch(id uuid.UUID) {
 }
 
 // take returns and clears the pending jobs.
-func (p *progressNotifier) take() []string {
+func (p *progressNotifier) take() []uuid.UUID {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	ids := make([]string, 0, len(p.pending))
+	ids := make([]uuid.UUID, 0, len(p.pending))
 	for id := range p.pending {
-		ids = append(ids, id.String())
+		ids = append(ids, id)
 	}
 	clear(p.pending)
 	return ids
+}
+
+// putBack marks ids pending again.
+func (p *progressNotifier) putBack(ids []uuid.UUID) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, id := range ids {
+		p.pending[id] = struct{}{}
+	}
 }
 
 // run announces pending progress until ctx is done, then once more, so
@@ -86,7 +95,16 @@ func (p *progressNotifier) flush(ctx context.Context, pool *pgxpool.Pool, log *s
 	if len(ids) == 0 {
 		return
 	}
-	if _, err := pool.Exec(ctx, `SELECT pg_notify($1, id) FROM unnest($2::text[]) AS id`, StatusChannel, ids); err != nil {
+	texts := make([]string, len(ids))
+	for i, id := range ids {
+		texts[i] = id.String()
+	}
+	_, err := pool.Exec(ctx, `SELECT pg_notify($1, id) FROM unnest($2::text[]) AS id`, StatusChannel, texts)
+	switch {
+	case err == nil:
+	case ctx.Err() != nil:
+		p.putBack(ids) // stopping: the final flush announces them
+	default:
 		log.Warn("announce job progress", "jobs", len(ids), "error", err)
 	}
 }
