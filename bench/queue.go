@@ -46,7 +46,7 @@ type QueueResult struct {
 	BrokerPerSec    []float64         `json:"brokerPerSec"`
 	RawRiverMedian  float64           `json:"rawRiverMedian"`
 	BrokerMedian    float64           `json:"brokerMedian"`
-	Ratio           float64           `json:"ratio"`
+	Ratio           float64           `json:"ratio"` // pairedRatio of the broker over raw River
 	RawRiverCPU     []CPUCost         `json:"rawRiverCPU"`
 	BrokerCPU       []CPUCost         `json:"brokerCPU"`
 	CreateSeconds   float64           `json:"createSeconds"`
@@ -117,9 +117,7 @@ func RunQueue(ctx context.Context, pool *pgxpool.Pool, cfg QueueConfig) (QueueRe
 		res.BrokerCPU = append(res.BrokerCPU, costPer(cpu, cfg.Chunks))
 	}
 	res.RawRiverMedian, res.BrokerMedian = median(res.RawRiverPerSec), median(res.BrokerPerSec)
-	if res.RawRiverMedian > 0 {
-		res.Ratio = res.BrokerMedian / res.RawRiverMedian
-	}
+	res.Ratio = pairedRatio(res.BrokerPerSec, res.RawRiverPerSec)
 	if cfg.CreateChunks > 0 {
 		d, _, err := createTime(ctx, pool, cfg)
 		if err != nil {
@@ -302,6 +300,20 @@ func createTime(ctx context.Context, pool *pgxpool.Pool, cfg QueueConfig) (time.
 		return 0, 0, fmt.Errorf("delete the cancelled job's River jobs: %w", err)
 	}
 	return d, int(tag.RowsAffected()), nil
+}
+
+// pairedRatio is the median over rounds of each round's xs[i] over its
+// anchors[i], measured beside it: on a shared machine whose speed drifts
+// between rounds, a round against its own anchor cancels the drift that a
+// ratio of the two medians keeps. It is 0 without a pair.
+func pairedRatio(xs, anchors []float64) float64 {
+	var rs []float64
+	for i := range min(len(xs), len(anchors)) {
+		if anchors[i] > 0 {
+			rs = append(rs, xs[i]/anchors[i])
+		}
+	}
+	return median(rs)
 }
 
 func median(xs []float64) float64 {

@@ -58,7 +58,7 @@ type RabbitMQResult struct {
 	BrokerMedian  float64   `json:"rabbitmqBrokerMedian"`
 	RiverMedian   float64   `json:"riverBrokerMedian"`
 	FloorMedian   float64   `json:"engineFloorMedian"`
-	// FloorRatio is FloorMedian over RawAMQPMedian: the highest ratio a
+	// FloorRatio is the engine alone over raw amqp091 (pairedRatio): the highest ratio a
 	// broker on this engine could show in this run.
 	FloorRatio     float64       `json:"engineFloorRatio"`
 	Ratio          float64       `json:"ratio"`
@@ -128,8 +128,8 @@ func RunRabbitMQ(ctx context.Context, pool *pgxpool.Pool, cfg RabbitMQConfig) (R
 	res.RawAMQPMedian, res.BrokerMedian, res.RiverMedian = median(res.RawAMQPPerSec), median(res.BrokerPerSec), median(res.RiverPerSec)
 	res.FloorMedian = median(res.FloorPerSec)
 	if res.RawAMQPMedian > 0 {
-		res.Ratio = res.BrokerMedian / res.RawAMQPMedian
-		res.FloorRatio = res.FloorMedian / res.RawAMQPMedian
+		res.Ratio = pairedRatio(res.BrokerPerSec, res.RawAMQPPerSec)
+		res.FloorRatio = pairedRatio(res.FloorPerSec, res.RawAMQPPerSec)
 	}
 	return res, nil
 }

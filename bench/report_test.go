@@ -59,3 +59,15 @@ func TestWriteReport(t *testing.T) {
 		}
 	}
 }
+
+// pairedRatio takes each round against its own anchor: a machine twice as
+// slow in one round moves neither side's ratio.
+func TestPairedRatio(t *testing.T) {
+	xs, anchors := []float64{700, 350, 800}, []float64{1000, 500, 1000}
+	if got := pairedRatio(xs, anchors); got != 0.7 {
+		t.Fatalf("pairedRatio = %v; want the median of 0.7, 0.7, 0.8: 0.7", got)
+	}
+	if got := pairedRatio([]float64{1}, []float64{0}); got != 0 {
+		t.Fatalf("pairedRatio without an anchor = %v; want 0", got)
+	}
+}

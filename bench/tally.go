@@ -85,7 +85,8 @@ type TallyRates struct {
 	InMemoryPerSec []float64 `json:"inMemoryPerSec"`
 	QueueMedian    float64   `json:"queueMedian"`
 	InMemoryMedian float64   `json:"inMemoryMedian"`
-	// Ratio is QueueMedian / InMemoryMedian.
+	// Ratio is the median of each round's queue rate over the in-memory
+	// rate measured just before it (pairedRatio).
 	Ratio float64 `json:"ratio"`
 	// PerWorker is QueueMedian / Workers; SeedRatio is PerWorker over the
 	// seed system's 5 ballots/s per worker.
@@ -103,9 +104,7 @@ type BallotCPU struct {
 
 func (r *TallyRates) summarize(workers int) {
 	r.QueueMedian, r.InMemoryMedian = median(r.QueuePerSec), median(r.InMemoryPerSec)
-	if r.InMemoryMedian > 0 {
-		r.Ratio = r.QueueMedian / r.InMemoryMedian
-	}
+	r.Ratio = pairedRatio(r.QueuePerSec, r.InMemoryPerSec)
 	r.PerWorker = r.QueueMedian / float64(workers)
 	r.SeedRatio = r.PerWorker / SeedBallotsPerWorkerSecond
 }

@@ -26,9 +26,9 @@ commit="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --qu
 case $size in
 full)
 	json=bench/results.json out=BENCHMARKS.md
-	queue=(--chunks 20000 --workers 200 --rounds 3 --create-chunks 0)
-	rabbit=(--chunks 10000 --workers 200 --rounds 3)
-	tally=(--ballots 10000 --chunk-size 500 --rounds 3 --verified-rounds 1 --verified-ballots 300 --verified-chunk-size 20)
+	queue=(--chunks 20000 --workers 200 --rounds 5 --create-chunks 0)
+	rabbit=(--chunks 10000 --workers 200 --rounds 5)
+	tally=(--ballots 10000 --chunk-size 500 --rounds 5 --verified-rounds 1 --verified-ballots 300 --verified-chunk-size 20)
 	scale=(--ballots 300 --chunk-size 10 --processes 2 --rounds 1)
 	api=(--ballots 300 --chunk-size 10 --pollers 200 --poll-interval 2s --idle 10s)
 	memory=(--sizes 1000,10000,100000 --chunk-sizes 50,500,5000 --spoiled 100)
