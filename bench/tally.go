@@ -15,6 +15,7 @@ import (
 
 	"github.com/tallyq/tallyq/eg/record"
 	"github.com/tallyq/tallyq/jobs"
+	"github.com/tallyq/tallyq/jobs/election"
 )
 
 // SeedBallotsPerWorkerSecond is the seed system's tally rate: 2,000 chunks
@@ -197,12 +198,16 @@ type talliedElection struct {
 // tallied reads an election's stored ballots into its in-memory anchor and
 // warms the anchor up.
 func (s *electionService) tallied(ctx context.Context, id int64, ballots, chunkSize, workers int, p *Pool) (*talliedElection, error) {
-	data, err := readCompact(ctx, s.pool, id)
+	data, err := readStored(ctx, s.pool, id, "data")
+	if err != nil {
+		return nil, err
+	}
+	forms, err := readStored(ctx, s.pool, id, election.UnverifiedTallyReads)
 	if err != nil {
 		return nil, err
 	}
 	e := &talliedElection{id: id, ballots: ballots, chunkSize: chunkSize, workers: workers,
-		anchor: &inMemory{pool: p, data: data, workers: workers}}
+		anchor: &inMemory{pool: p, data: data, forms: forms, workers: workers}}
 	if err := e.anchor.warmUp(ctx); err != nil {
 		return nil, fmt.Errorf("in-memory anchor: %w", err)
 	}
@@ -235,9 +240,10 @@ func (s *electionService) queueRate(ctx context.Context, e *talliedElection, ver
 	return float64(e.ballots) / run.elapsed.Seconds(), BallotCPU(cost), nil
 }
 
-// readCompact reads the election's stored ballots, in ballot order.
-func readCompact(ctx context.Context, pool *pgxpool.Pool, id int64) ([][]byte, error) {
-	rows, err := pool.Query(ctx, `SELECT data FROM ballots WHERE election_id = $1 ORDER BY ballot_no`, id)
+// readStored reads the SQL expression column of the election's stored ballots, in
+// ballot order: their full encoding ("data") or what an unverified tally reads.
+func readStored(ctx context.Context, pool *pgxpool.Pool, id int64, column string) ([][]byte, error) {
+	rows, err := pool.Query(ctx, `SELECT `+column+` FROM ballots WHERE election_id = $1 ORDER BY ballot_no`, id)
 	if err != nil {
 		return nil, fmt.Errorf("read ballots: %w", err)
 	}
@@ -252,14 +258,16 @@ func readCompact(ctx context.Context, pool *pgxpool.Pool, id int64) ([][]byte, e
 // in memory, with nothing else in the way.
 type inMemory struct {
 	pool    *Pool
-	data    [][]byte
+	data    [][]byte // the full encodings, which a verified tally reads
+	forms   [][]byte // what an unverified tally reads: the cast ballots' tally forms
 	workers int
 }
 
 // warmUp runs both modes on a few ballots, so that what is prepared once
 // per election (such as the public key's tables) is not in the first round.
 func (m *inMemory) warmUp(ctx context.Context) error {
-	few := &inMemory{pool: m.pool, data: m.data[:min(len(m.data), 2*anchorBatch)], workers: m.workers}
+	n := min(len(m.data), 2*anchorBatch)
+	few := &inMemory{pool: m.pool, data: m.data[:n], forms: m.forms[:n], workers: m.workers}
 	for _, mode := range []verifyMode{unverified, batched, perProof} {
 		if _, err := few.rate(ctx, mode); err != nil {
 			return err
@@ -270,9 +278,9 @@ func (m *inMemory) warmUp(ctx context.Context) error {
 
 // rate decodes, validates (as mode says) and multiplies every ballot, in
 // batches taken by the workers in turn, and returns ballots per second.
-// Unverified, it does what an unverified tally chunk does: read the
-// ciphertexts alone into a buffer of reused integers, and decode a spoiled
-// ballot in full.
+// Unverified, it does what an unverified tally chunk does: read the cast
+// ballots' tally forms (their ciphertexts without proofs) into a buffer of
+// reused integers, and decode a spoiled ballot in full.
 func (m *inMemory) rate(ctx context.Context, mode verifyMode) (float64, error) {
 	var next atomic.Int64
 	tallies := make([]*record.Tally, m.workers)
@@ -302,13 +310,13 @@ func (m *inMemory) rate(ctx context.Context, mode verifyMode) (float64, error) {
 	return float64(len(m.data)) / elapsed.Seconds(), nil
 }
 
-// take returns the next batch of ballots, or nil when none are left.
-func (m *inMemory) take(next *atomic.Int64) [][]byte {
+// take returns the next batch of stored ballots, or nil when none are left.
+func take(stored [][]byte, next *atomic.Int64) [][]byte {
 	from := int(next.Add(anchorBatch)) - anchorBatch
-	if from >= len(m.data) {
+	if from >= len(stored) {
 		return nil
 	}
-	return m.data[from:min(from+anchorBatch, len(m.data))]
+	return stored[from:min(from+anchorBatch, len(stored))]
 }
 
 func (m *inMemory) work(ctx context.Context, next *atomic.Int64, t *record.Tally, mode verifyMode) error {
@@ -318,7 +326,7 @@ func (m *inMemory) work(ctx context.Context, next *atomic.Int64, t *record.Tally
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		data := m.take(next)
+		data := take(m.data, next)
 		if data == nil {
 			return nil
 		}
@@ -352,7 +360,7 @@ func (m *inMemory) work(ctx context.Context, next *atomic.Int64, t *record.Tally
 
 func (m *inMemory) workUnverified(ctx context.Context, next *atomic.Int64, t *record.Tally) error {
 	view, buf := record.NewViewDecoder(m.pool.Group), m.pool.Election.NewTallyBuffer()
-	for data := m.take(next); data != nil; data = m.take(next) {
+	for data := take(m.forms, next); data != nil; data = take(m.forms, next) {
 		if err := ctx.Err(); err != nil {
 			return err
 		}

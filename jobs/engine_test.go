@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -35,6 +36,8 @@ type sumOp struct {
 	poison sync.Map
 	// gate, when set, is called before each chunk computes.
 	gate func(ctx context.Context, c Chunk) error
+	// timeout, when set, is the chunk timeout instead of a minute.
+	timeout time.Duration
 }
 
 // untilClosed is a gate that holds every chunk until release is closed or
@@ -52,8 +55,13 @@ func untilClosed(release <-chan struct{}) func(ctx context.Context, c Chunk) err
 
 const sumOpType = "TEST_SUM"
 
-func (o *sumOp) Type() string                { return sumOpType }
-func (o *sumOp) ChunkTimeout() time.Duration { return time.Minute }
+func (o *sumOp) Type() string { return sumOpType }
+func (o *sumOp) ChunkTimeout() time.Duration {
+	if o.timeout > 0 {
+		return o.timeout
+	}
+	return time.Minute
+}
 
 func (o *sumOp) Process(ctx context.Context, c Chunk) (Result, error) {
 	if o.gate != nil {
@@ -452,4 +460,48 @@ func TestHeartbeatRenewsLease(t *testing.T) {
 		t.Fatalf("%d attempts; want the first one to commit", attempts)
 	}
 	h.assertExact(job.JobID, 1)
+}
+
+// A chunk that computes past its operation's timeout fails each attempt
+// with an error that says so, then the job fails; the engine times the
+// computation itself, whatever deadline the broker set.
+func TestChunkTimeoutFailsTheAttempt(t *testing.T) {
+	h := newHarness(t)
+	h.op.timeout = 300 * time.Millisecond
+	h.op.gate = untilClosed(make(chan struct{}))
+	h.start(1)
+	job := h.create(1)
+	s := h.waitTerminal(job.JobID, time.Minute)
+	var (
+		lastError string
+		attempts  int
+	)
+	if err := h.pool.QueryRow(context.Background(), `SELECT coalesce(last_error, ''), attempts FROM job_chunks WHERE job_id = $1`,
+		job.JobID).Scan(&lastError, &attempts); err != nil {
+		t.Fatal(err)
+	}
+	if s.Status != StatusFailed || attempts != 3 || !strings.Contains(lastError, "chunk timed out after 300ms") {
+		t.Fatalf("a chunk computing past its timeout: job %s after %d attempts, chunk error %q", s.Status, attempts, lastError)
+	}
+}
+
+// Two deliveries of one chunk in one claim batch (a retry requeues a message
+// beside its first) update one row: only one of them gets the claim.
+func TestClaimBatchGivesADuplicateChunkOneClaim(t *testing.T) {
+	h := newHarness(t)
+	job := h.create(1)
+	req := claimReq{jobID: job.JobID, chunk: 0}
+	res := h.engine.claimBatch(context.Background(), []claimReq{req, req})
+	var claimed int
+	for _, r := range res {
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		if r.out.ok {
+			claimed++
+		}
+	}
+	if claimed != 1 {
+		t.Fatalf("%d of two deliveries of one chunk claimed it in one batch, want 1", claimed)
+	}
 }

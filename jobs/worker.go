@@ -183,9 +183,6 @@ func (w *worker) HandleChunk(ctx context.Context, d *queue.Delivery) error {
 	case w.stopping.Load() && errors.Is(ctx.Err(), context.Canceled):
 		req.outcome, req.notBefore = outcomeRelease, time.Now()
 	default:
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			perr = fmt.Errorf("chunk timed out after %s: %w", op.ChunkTimeout(), perr)
-		}
 		req = w.e.failedAttempt(req, c.attempts, c.maxAttempts, perr)
 	}
 	return w.commit(ctx, req, c, start, heapBefore)
@@ -213,11 +210,36 @@ func (w *worker) commit(ctx context.Context, req commitReq, c claimOut, start ti
 
 // process computes a chunk, on a compute thread if the workers have them.
 func (w *worker) process(ctx context.Context, op Operation, c Chunk) (res Result, err error) {
+	cctx, cancel := computeContext(ctx, op.ChunkTimeout())
+	defer cancel()
 	if w.compute == nil {
-		return safeProcess(ctx, op, c)
+		res, err = safeProcess(cctx, op, c)
+	} else {
+		w.compute.run(func() { res, err = safeProcess(cctx, op, c) })
 	}
-	w.compute.run(func() { res, err = safeProcess(ctx, op, c) })
+	if err != nil && errors.Is(cctx.Err(), context.DeadlineExceeded) {
+		err = fmt.Errorf("chunk timed out after %s: %w", op.ChunkTimeout(), err)
+	}
 	return res, err
+}
+
+// computeContext is the context a chunk computes under: its operation's
+// timeout counted from when it starts computing, not from its delivery (a
+// message may carry several chunks, computed one after another), and
+// cancelled when ctx is, as the workers stop. A deadline of the broker's on
+// ctx is not the chunk's.
+func computeContext(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	cctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, func() {
+		if errors.Is(ctx.Err(), context.Canceled) {
+			cancel()
+		}
+	})
+	cancelTimeout := context.CancelFunc(func() {})
+	if timeout > 0 {
+		cctx, cancelTimeout = context.WithTimeout(cctx, timeout)
+	}
+	return cctx, func() { stop(); cancelTimeout(); cancel() }
 }
 
 // safeProcess runs the operation, turning a panic into an error.
@@ -341,7 +363,12 @@ func (e *Engine) claimBatch(ctx context.Context, reqs []claimReq) []batchResult[
 			results[i].err = err
 			continue
 		}
-		results[i].out = got[chunkKey{r.jobID, r.chunk}]
+		// Two deliveries of one chunk in one batch (a message requeued by a
+		// retry beside its first) share one updated row: only the first gets
+		// the claim, or both would compute and commit under it.
+		k := chunkKey{r.jobID, r.chunk}
+		results[i].out = got[k]
+		delete(got, k)
 	}
 	return results
 }

@@ -23,6 +23,12 @@ func viewAgrees(g *eg.Group, d *ViewDecoder, data []byte) error {
 		}
 		return nil
 	}
+	return viewMatches(g, v, b)
+}
+
+// viewMatches says how v differs from ballot b's id, state, contest and
+// selection ids and selection ciphertexts (nil when it does not).
+func viewMatches(g *eg.Group, v *CiphertextView, b *SubmittedBallot) error {
 	if v.ObjectID != b.ObjectID || v.State != b.State || len(v.Contests) != len(b.Contests) {
 		return fmt.Errorf("view %q %v with %d contests, ballot %q %v with %d", v.ObjectID, v.State, len(v.Contests), b.ObjectID, b.State, len(b.Contests))
 	}

@@ -90,6 +90,7 @@ type pendingBallot struct {
 	code   string
 	digest []byte
 	data   []byte
+	form   []byte // the tally form of a cast ballot; nil for a spoiled one, whose tally reads data
 }
 
 // newIngester locks the election (uploads to one election are serialized,
@@ -157,17 +158,23 @@ func encodeBallot(el *loaded, line int, b *record.SubmittedBallot) (pendingBallo
 	if err != nil {
 		return pendingBallot{}, err
 	}
+	var form []byte
+	if b.State == record.BallotCast {
+		if form, err = record.EncodeTallyForm(el.group, b); err != nil {
+			return pendingBallot{}, err
+		}
+	}
 	sum := sha256.Sum256(data)
-	return pendingBallot{line: line, id: b.ObjectID, state: b.State, code: trackingCode(b.Code), digest: sum[:], data: data}, nil
+	return pendingBallot{line: line, id: b.ObjectID, state: b.State, code: trackingCode(b.Code), digest: sum[:], data: data, form: form}, nil
 }
 
 // ballotColumns are the columns of a stored ballot, in the order of
 // pendingBallot.row.
-var ballotColumns = []string{"election_id", "ballot_no", "ballot_id", "state", "tracking_code", "digest", "data"}
+var ballotColumns = []string{"election_id", "ballot_no", "ballot_id", "state", "tracking_code", "digest", "data", "tally_form"}
 
 // row is the ballot's row of the ballots table as ballot number no.
 func (b pendingBallot) row(electionID, no int64) []any {
-	return []any{electionID, no, b.id, int16(b.state), b.code, b.digest, b.data}
+	return []any{electionID, no, b.id, int16(b.state), b.code, b.digest, b.data, b.form}
 }
 
 // decodeBallot parses one submitted ballot strictly: one JSON object with

@@ -10,10 +10,11 @@ import (
 	"github.com/tallyq/tallyq/internal/synth"
 )
 
-// An unverified tally reads only the ballots' ciphertexts (record.ViewDecoder) into a
-// record.TallyBuffer; a verified one decodes and validates every ballot. Over the same
-// valid ballots, spoiled ones among them, both store the same subtotals, counts and
-// objects to decrypt.
+// An unverified tally reads only the cast ballots' tally forms (record.EncodeTallyForm,
+// through a record.ViewDecoder) into a record.TallyBuffer; a verified one decodes and
+// validates every ballot. Over the same valid ballots, spoiled ones among them, both
+// store the same subtotals, counts and objects to decrypt, and so does an unverified
+// tally of ballots of which some have no tally form, as those stored before it had.
 func TestUnverifiedTallyMatchesVerified(t *testing.T) {
 	ctx := context.Background()
 	g := eg.TestGroup()
@@ -26,10 +27,14 @@ func TestUnverifiedTallyMatchesVerified(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := newHarness(t, harnessOptions{chunkSize: 8})
-	stored := make(map[bool]string)
-	for _, verify := range []bool{true, false} {
+	cases := []struct {
+		name           string
+		verify, noForm bool
+	}{{"verified", true, false}, {"unverified", false, false}, {"unverified, odd ballots without a tally form", false, true}}
+	stored := make(map[string]string)
+	for _, c := range cases {
 		id, err := h.svc.Create(ctx, &Definition{Group: g, Manifest: syn.Manifest, Context: syn.Ceremony.Context,
-			Guardians: syn.Ceremony.Guardians, Devices: syn.Devices(1), DoNotVerifyBallots: !verify, CreatedBy: "test"})
+			Guardians: syn.Ceremony.Guardians, Devices: syn.Devices(1), DoNotVerifyBallots: !c.verify, CreatedBy: "test"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -37,15 +42,26 @@ func TestUnverifiedTallyMatchesVerified(t *testing.T) {
 		if err != nil || rep.Stored != 60 {
 			t.Fatalf("ingest: %+v, %v", rep, err)
 		}
+		var forms int
+		if err := h.pool.QueryRow(ctx, `SELECT count(tally_form) FROM ballots WHERE election_id = $1 AND state = 1`, id).Scan(&forms); err != nil || forms != 53 {
+			t.Fatalf("%d of 53 cast ballots stored with a tally form (%v)", forms, err)
+		}
+		if c.noForm {
+			if _, err := h.pool.Exec(ctx, `UPDATE ballots SET tally_form = NULL WHERE election_id = $1 AND ballot_no % 2 = 1`, id); err != nil {
+				t.Fatal(err)
+			}
+		}
 		tally, err := h.svc.StartTally(ctx, id, "test")
 		if err != nil {
 			t.Fatal(err)
 		}
 		h.wait(tally.Job.JobID)
-		stored[verify] = h.tallyRows(id)
+		stored[c.name] = h.tallyRows(id)
 	}
-	if stored[true] != stored[false] {
-		t.Errorf("the unverified tally stored\n%s\nthe verified one\n%s", stored[false], stored[true])
+	for _, c := range cases[1:] {
+		if stored[c.name] != stored["verified"] {
+			t.Errorf("the %s tally stored\n%s\nthe verified one\n%s", c.name, stored[c.name], stored["verified"])
+		}
 	}
 }
 

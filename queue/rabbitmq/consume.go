@@ -209,11 +209,8 @@ func (r *runner) slot() {
 // otherwise requeues it after RetryDelay.
 func (r *runner) handle(t task) {
 	defer r.handlers.Done()
-	ctx, cancel := r.handlerCtx, context.CancelFunc(func() {})
-	if d := r.h.ChunkTimeout(t.m.Operation); d > 0 {
-		ctx, cancel = context.WithTimeout(ctx, d)
-	}
-	defer cancel()
+	// The engine times the chunk's computation itself, from when it has a slot.
+	ctx := r.handlerCtx
 	// Nothing to settle in the engine's transaction: the outbox learns from
 	// the chunk's state that its message is no longer needed.
 	if err := r.h.HandleChunk(ctx, queue.NewDelivery(t.m, t.p.attempt, nil, nil)); err != nil {

@@ -221,7 +221,8 @@ func (b *Broker) Start(ctx context.Context, h queue.Handler, concurrency int) er
 		FetchCooldown:        b.cfg.FetchCooldown,
 		FetchPollInterval:    b.cfg.FetchPollInterval,
 		RescueStuckJobsAfter: rescueAfter,
-		// Each chunk job sets its own timeout from its operation.
+		// No River timeout: the engine times each chunk's computation from
+		// when it has a slot, which a chunk claimed ahead waits for.
 		JobTimeout: -1,
 	})
 	if err != nil {
@@ -327,13 +328,6 @@ func (b *Broker) Ready(ctx context.Context) error {
 type chunkWorker struct {
 	river.WorkerDefaults[chunkArgs]
 	handler queue.Handler
-}
-
-func (w *chunkWorker) Timeout(job *river.Job[chunkArgs]) time.Duration {
-	if d := w.handler.ChunkTimeout(job.Args.Operation); d > 0 {
-		return d
-	}
-	return -1
 }
 
 func (w *chunkWorker) Work(ctx context.Context, job *river.Job[chunkArgs]) error {
