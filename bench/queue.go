@@ -40,17 +40,20 @@ type QueueConfig struct {
 
 // QueueResult is the outcome of the queue scenario.
 type QueueResult struct {
-	Config          QueueConfig       `json:"config"`
-	Postgres        map[string]string `json:"postgres"`
-	RawRiverPerSec  []float64         `json:"rawRiverPerSec"`
-	BrokerPerSec    []float64         `json:"brokerPerSec"`
-	RawRiverMedian  float64           `json:"rawRiverMedian"`
-	BrokerMedian    float64           `json:"brokerMedian"`
-	Ratio           float64           `json:"ratio"` // pairedRatio of the broker over raw River
-	RawRiverCPU     []CPUCost         `json:"rawRiverCPU"`
-	BrokerCPU       []CPUCost         `json:"brokerCPU"`
-	CreateSeconds   float64           `json:"createSeconds"`
-	CreateChunksPer float64           `json:"createChunksPerSecond"`
+	Config         QueueConfig       `json:"config"`
+	Postgres       map[string]string `json:"postgres"`
+	RawRiverPerSec []float64         `json:"rawRiverPerSec"`
+	BrokerPerSec   []float64         `json:"brokerPerSec"`
+	RawRiverMedian float64           `json:"rawRiverMedian"`
+	BrokerMedian   float64           `json:"brokerMedian"`
+	Ratio          float64           `json:"ratio"` // pairedRatio of the broker over raw River
+	RawRiverCPU    []CPUCost         `json:"rawRiverCPU"`
+	BrokerCPU      []CPUCost         `json:"brokerCPU"`
+	// ChunksPerJob is, per round, the mean chunks a River job of the broker
+	// carried (riverbroker.Config.ChunksPerMessage).
+	ChunksPerJob    []float64 `json:"riverChunksPerJob"`
+	CreateSeconds   float64   `json:"createSeconds"`
+	CreateChunksPer float64   `json:"createChunksPerSecond"`
 }
 
 // noopOp is the scenario's operation: a chunk that does nothing but be
@@ -109,12 +112,13 @@ func RunQueue(ctx context.Context, pool *pgxpool.Pool, cfg QueueConfig) (QueueRe
 			return res, err
 		}
 		cpu = readCPU()
-		ours, err := brokerRate(ctx, pool, cfg)
+		ours, perJob, err := brokerRate(ctx, pool, cfg)
 		if err != nil {
 			return res, fmt.Errorf("River broker: %w", err)
 		}
 		res.BrokerPerSec = append(res.BrokerPerSec, ours)
 		res.BrokerCPU = append(res.BrokerCPU, costPer(cpu, cfg.Chunks))
+		res.ChunksPerJob = append(res.ChunksPerJob, perJob)
 	}
 	res.RawRiverMedian, res.BrokerMedian = median(res.RawRiverPerSec), median(res.BrokerPerSec)
 	res.Ratio = pairedRatio(res.BrokerPerSec, res.RawRiverPerSec)
@@ -213,12 +217,27 @@ func newEngine(pool *pgxpool.Pool, logger *slog.Logger) (*jobs.Engine, error) {
 	return e, e.Register(noopOp{})
 }
 
-func brokerRate(ctx context.Context, pool *pgxpool.Pool, cfg QueueConfig) (float64, error) {
+func brokerRate(ctx context.Context, pool *pgxpool.Pool, cfg QueueConfig) (rate, chunksPerJob float64, err error) {
 	e, err := newEngine(pool, cfg.Logger)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	return timeJob(ctx, pool, e, cfg.Chunks, cfg.Workers)
+	var since time.Time
+	if err := pool.QueryRow(ctx, `SELECT now()`).Scan(&since); err != nil {
+		return 0, 0, err
+	}
+	if rate, err = timeJob(ctx, pool, e, cfg.Chunks, cfg.Workers); err != nil {
+		return 0, 0, err
+	}
+	var riverJobs, chunks int
+	if err := pool.QueryRow(ctx, `SELECT count(*), coalesce(sum(coalesce((args->>'count')::int, 1)), 0)
+		FROM river_job WHERE kind = $1 AND created_at >= $2`, riverbroker.Kind, since).Scan(&riverJobs, &chunks); err != nil {
+		return 0, 0, fmt.Errorf("count River jobs: %w", err)
+	}
+	if riverJobs == 0 || chunks != cfg.Chunks {
+		return 0, 0, fmt.Errorf("%d River jobs carried %d chunks of %d", riverJobs, chunks, cfg.Chunks)
+	}
+	return rate, float64(chunks) / float64(riverJobs), nil
 }
 
 // timeJob creates a no-op job of the given chunks and returns chunks per

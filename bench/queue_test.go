@@ -19,6 +19,10 @@ func TestQueueScenarioTiny(t *testing.T) {
 	if len(res.RawRiverPerSec) != 1 || len(res.BrokerPerSec) != 1 || res.RawRiverMedian <= 0 || res.BrokerMedian <= 0 || res.CreateSeconds <= 0 {
 		t.Fatalf("incomplete result %+v", res)
 	}
+	// 200 chunks enqueued together on the default of 64 slots: too few to pack.
+	if len(res.ChunksPerJob) != 1 || res.ChunksPerJob[0] != 1 {
+		t.Fatalf("chunks per River job %v; want 1", res.ChunksPerJob)
+	}
 	if res.Postgres["fsync"] == "" {
 		t.Fatalf("settings not read: %v", res.Postgres)
 	}

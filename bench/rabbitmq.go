@@ -100,7 +100,8 @@ func RunRabbitMQ(ctx context.Context, pool *pgxpool.Pool, cfg RabbitMQConfig) (R
 				return rate, err
 			}, &res.BrokerPerSec, &res.BrokerCPU},
 			{"River broker", func() (float64, error) {
-				return brokerRate(ctx, pool, QueueConfig{Chunks: cfg.Chunks, Workers: cfg.Workers, Logger: cfg.Logger})
+				rate, _, err := brokerRate(ctx, pool, QueueConfig{Chunks: cfg.Chunks, Workers: cfg.Workers, Logger: cfg.Logger})
+				return rate, err
 			}, &res.RiverPerSec, &res.RiverCPU},
 			{"engine alone", func() (float64, error) {
 				return floorRate(ctx, pool, cfg.Chunks, cfg.Workers, cfg.Logger)

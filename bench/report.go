@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tallyq/tallyq/queue/rabbitmq"
+	riverbroker "github.com/tallyq/tallyq/queue/river"
 )
 
 // Results are the scenarios' results as `tallyq bench --json` collects
@@ -164,7 +165,8 @@ func (r *Results) rows() []row {
 	add := func(rs ...row) { rows = append(rows, rs...) }
 	if q := r.Queue; q != nil {
 		add(ratioRow("queue", "no-op chunks/s, River broker, exact progress", perSec(q.BrokerMedian), "raw River no-op jobs "+perSec(q.RawRiverMedian),
-			q.Ratio, 0.5, fmt.Sprintf("%d chunks × %d rounds, %d workers", q.Config.Chunks, q.Config.Rounds, q.Config.Workers)))
+			q.Ratio, 0.5, fmt.Sprintf("%d chunks × %d rounds, %d workers; %.1f chunks per River job (median; a River job carries up to %d consecutive chunks of a long run enqueued together)",
+				q.Config.Chunks, q.Config.Rounds, q.Config.Workers, median(q.ChunksPerJob), riverbroker.DefaultChunksPerMessage)))
 	}
 	if q := r.QueueRabbitMQ; q != nil {
 		add(ratioRow("queue", "no-op chunks/s, RabbitMQ broker, exact progress", perSec(q.BrokerMedian), "raw amqp091 persistent+confirms "+perSec(q.RawAMQPMedian),

@@ -217,6 +217,7 @@ func printQueueResult(e *env, r bench.QueueResult) {
 	printPostgres(w, r.Postgres)
 	fmt.Fprintf(w, "raw River no-op jobs/s\t%s (median %.0f)\n", rates(r.RawRiverPerSec), r.RawRiverMedian)
 	fmt.Fprintf(w, "River broker chunks/s, exact progress\t%s (median %.0f)\n", rates(r.BrokerPerSec), r.BrokerMedian)
+	fmt.Fprintf(w, "River broker chunks per River job\t%s\n", join(r.ChunksPerJob, " ", func(x float64) string { return fmt.Sprintf("%.1f", x) }))
 	fmt.Fprintf(w, "ratio broker / raw River\t%.2f\n", r.Ratio)
 	fmt.Fprintf(w, "CPU µs per chunk (this process + Postgres)\traw River %s; broker %s\n", cpuCosts(r.RawRiverCPU), cpuCosts(r.BrokerCPU))
 	if r.Config.CreateChunks > 0 {

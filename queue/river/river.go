@@ -3,6 +3,12 @@
 // FOR UPDATE SKIP LOCKED and completed inside the engine's transaction with
 // river.JobCompleteTx.
 //
+// While a job has many chunks waiting, a River job carries up to
+// Config.ChunksPerMessage consecutive ones, which its worker claims and
+// computes one after another; River then completes it after the last.
+// River's cost is per job (insert, fetch, completion): at 8 chunks a job it
+// is an eighth a chunk.
+//
 // Fairness: River fetches available jobs by (priority, scheduled_at, id). Each
 // enqueued batch gets scheduled_at keys in the past that start at the queue's
 // current frontier (the earliest available key) and step by a microsecond, so
@@ -41,9 +47,9 @@ type Config struct {
 	MaxAttempts int
 	// RescueAfter is River's RescueStuckJobsAfter: how long a River job may
 	// stay running before River's rescuer makes it available again. It must
-	// exceed the longest chunk timeout, so that River never hands a chunk
-	// that is still computing to a second worker; the default is the
-	// longest chunk timeout plus ten minutes, and at least one hour. A worker
+	// exceed ChunksPerMessage times the longest chunk timeout, so that River
+	// never hands chunks that are still computing to a second worker; the
+	// default is that plus ten minutes, and at least one hour. A worker
 	// lost before it claimed its chunk is found sooner (see OrphanAfter), and
 	// one lost after, by the engine's lease.
 	RescueAfter time.Duration
@@ -60,6 +66,16 @@ type Config struct {
 	// River handed it the job but before it claimed the chunk. The engine
 	// ignores the report if the chunk is claimed (default 1 min).
 	OrphanAfter time.Duration
+	// ChunksPerMessage is the most consecutive chunks of one job a River job
+	// carries (default DefaultChunksPerMessage, at most 256; 1: a job per
+	// chunk). Runs of chunks long enough to keep every slot busy (see
+	// PackSlots) go several to a job: River's cost is per job.
+	ChunksPerMessage int
+	// PackSlots is about how many chunk slots the deployment's workers run in
+	// all: a run of n chunks enqueued together goes in jobs of n/(2×PackSlots)
+	// chunks, at most ChunksPerMessage, shrinking to one as the run ends
+	// (default DefaultPackSlots).
+	PackSlots int
 	// Logger receives River's and the broker's logs (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -82,6 +98,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.OrphanAfter <= 0 {
 		c.OrphanAfter = time.Minute
+	}
+	if c.ChunksPerMessage <= 0 {
+		c.ChunksPerMessage = DefaultChunksPerMessage
+	}
+	if c.PackSlots <= 0 {
+		c.PackSlots = DefaultPackSlots
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -108,6 +130,9 @@ var _ queue.Broker = (*Broker)(nil)
 // consume.
 func New(pool *pgxpool.Pool, cfg Config) (*Broker, error) {
 	cfg = cfg.withDefaults()
+	if cfg.ChunksPerMessage > maxChunksPerMessage {
+		return nil, fmt.Errorf("River broker: ChunksPerMessage %d is over the most a job may carry, %d", cfg.ChunksPerMessage, maxChunksPerMessage)
+	}
 	insert, err := river.NewClient(riverpgxv5.New(pool), &river.Config{Logger: cfg.Logger})
 	if err != nil {
 		return nil, fmt.Errorf("create River client: %w", err)
@@ -118,9 +143,11 @@ func New(pool *pgxpool.Pool, cfg Config) (*Broker, error) {
 // Name returns "river".
 func (b *Broker) Name() string { return "river" }
 
-// chunkArgs is a chunk message as River job arguments.
+// chunkArgs is a chunk message as River job arguments: Count consecutive
+// chunks of the job from Message.Chunk on (0: one).
 type chunkArgs struct {
 	queue.Message
+	Count int `json:"count,omitempty"`
 }
 
 func (chunkArgs) Kind() string { return Kind }
@@ -145,20 +172,22 @@ func (*availableHook) InsertBegin(_ context.Context, p *rivertype.JobInsertParam
 	return nil
 }
 
-// EnqueueTx inserts one River job per message with COPY, keyed for
+// EnqueueTx inserts the messages as River jobs with COPY, a long run of
+// consecutive chunks of one job several to a job (see pack), keyed for
 // round-robin fairness (see the package comment).
 func (b *Broker) EnqueueTx(ctx context.Context, tx pgx.Tx, msgs []queue.Message) error {
 	if len(msgs) == 0 {
 		return nil
 	}
-	base, err := b.frontier(ctx, tx, len(msgs))
+	packed := b.pack(msgs)
+	base, err := b.frontier(ctx, tx, len(packed))
 	if err != nil {
 		return err
 	}
-	params := make([]river.InsertManyParams, len(msgs))
-	for i, m := range msgs {
+	params := make([]river.InsertManyParams, len(packed))
+	for i, a := range packed {
 		params[i] = river.InsertManyParams{
-			Args: chunkArgs{Message: m},
+			Args: a,
 			InsertOpts: &river.InsertOpts{
 				Queue:       b.cfg.Queue,
 				MaxAttempts: b.cfg.MaxAttempts,
@@ -283,14 +312,15 @@ func (b *Broker) Stop(ctx context.Context) error {
 	return nil
 }
 
-// rescueAfter returns River's rescue delay for the handler's operations.
+// rescueAfter returns River's rescue delay for the handler's operations: a
+// job of several chunks runs them one after another.
 func (b *Broker) rescueAfter(h queue.Handler) (time.Duration, error) {
-	longest := h.MaxChunkTimeout()
+	longest := h.MaxChunkTimeout() * time.Duration(b.cfg.ChunksPerMessage)
 	if b.cfg.RescueAfter == 0 {
 		return max(time.Hour, longest+10*time.Minute), nil
 	}
 	if b.cfg.RescueAfter <= longest {
-		return 0, fmt.Errorf("start River broker: RescueAfter %s must exceed the longest chunk timeout, %s", b.cfg.RescueAfter, longest)
+		return 0, fmt.Errorf("start River broker: RescueAfter %s must exceed ChunksPerMessage times the longest chunk timeout, %s; raise it or lower ChunksPerMessage", b.cfg.RescueAfter, longest)
 	}
 	return b.cfg.RescueAfter, nil
 }
@@ -331,17 +361,43 @@ type chunkWorker struct {
 }
 
 func (w *chunkWorker) Work(ctx context.Context, job *river.Job[chunkArgs]) error {
+	msgs, err := job.Args.messages()
+	if err != nil {
+		return river.JobCancel(err)
+	}
+	if len(msgs) == 1 {
+		return w.handler.HandleChunk(ctx, settledDelivery(ctx, job))
+	}
+	// Several chunks: each is claimed only once the one before has
+	// committed, so that those a lost worker never reached were never
+	// claimed and lose no attempt (rescuePacks gives the job back). River
+	// completes the job after the last.
+	for _, m := range msgs {
+		if ctx.Err() != nil {
+			// Stopping: the rest go to the next worker at once, the job's
+			// attempt not counted.
+			return river.JobSnooze(0)
+		}
+		if err := w.handler.HandleChunk(ctx, queue.NewDelivery(m, job.Attempt, nil, nil)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// settledDelivery is the delivery of a job of one chunk, whose River job
+// completes in the engine's commit transaction, with the chunk's result.
+func settledDelivery(ctx context.Context, job *river.Job[chunkArgs]) *queue.Delivery {
 	// The settle step runs in the engine's commit transaction, possibly
 	// after this job's context has been cancelled; it needs only the
 	// client that River put in the context.
 	settleCtx := context.WithoutCancel(ctx)
-	d := queue.NewDelivery(job.Args.Message, job.Attempt, job.JobRow, func(_ context.Context, tx pgx.Tx) error {
+	return queue.NewDelivery(job.Args.Message, job.Attempt, job.JobRow, func(_ context.Context, tx pgx.Tx) error {
 		if _, err := river.JobCompleteTx[*riverpgxv5.Driver](settleCtx, tx, job); err != nil {
 			return fmt.Errorf("complete River job %d: %w", job.ID, err)
 		}
 		return nil
 	})
-	return w.handler.HandleChunk(ctx, d)
 }
 
 // sweepDead reports discarded chunk jobs to the engine once each, marking
@@ -366,11 +422,48 @@ func (b *Broker) reportDead(ctx context.Context, h queue.Handler) error {
 	return errors.Join(
 		b.report(ctx, h, `state = 'discarded'`, "tallyq_dead_reported", nil,
 			func(id int64, why string) string { return "River discarded the message: " + why }),
-		b.report(ctx, h, `state = 'running' AND attempted_at < now() - $2::interval`, "tallyq_orphan_reported", b.cfg.OrphanAfter,
+		b.report(ctx, h, `state = 'running' AND attempted_at < now() - $2::interval AND `+singleChunkSQL, "tallyq_orphan_reported", b.cfg.OrphanAfter,
 			func(id int64, _ string) string {
 				return fmt.Sprintf("River job %d was handed to a worker over %s ago and the chunk was never claimed: the worker was lost", id, b.cfg.OrphanAfter)
 			}),
+		b.rescuePacks(ctx),
 	)
+}
+
+// singleChunkSQL holds for a River chunk job of one chunk.
+const singleChunkSQL = `coalesce((args->>'count')::int, 1) <= 1`
+
+// rescuePacks makes a River job of several chunks available again when its
+// worker is gone: it has been running for over OrphanAfter and none of its
+// chunks shows life, that is, is claimed under a live lease or finished
+// within OrphanAfter (a live worker is never between two of them for
+// longer than a commit). Its worker claimed each chunk only when it reached
+// it, so the chunks it never reached were never claimed: given back to
+// River rather than reported dead, as a lone chunk's job is, they lose no
+// attempt. The chunk it died in comes back through its lease too.
+func (b *Broker) rescuePacks(ctx context.Context) error {
+	tag, err := b.pool.Exec(ctx, `
+		UPDATE river_job SET state = 'available'
+		WHERE id IN (
+			SELECT r.id FROM river_job r
+			WHERE r.kind = $1 AND r.state = 'running' AND r.attempted_at < now() - $2::interval
+				AND NOT `+singleChunkSQL+`
+				AND NOT EXISTS (
+					SELECT 1 FROM job_chunks c
+					WHERE c.job_id = (r.args->>'job_id')::uuid
+						AND c.chunk_no >= (r.args->>'chunk')::int
+						AND c.chunk_no < (r.args->>'chunk')::int + (r.args->>'count')::int
+						AND ((c.state = 'running' AND c.lease_until >= now()) OR c.finished_at >= now() - $2::interval))
+			ORDER BY r.id LIMIT 100
+			FOR UPDATE OF r SKIP LOCKED)
+			AND state = 'running'`, Kind, b.cfg.OrphanAfter)
+	if err != nil {
+		return fmt.Errorf("give back River jobs of lost workers: %w", err)
+	}
+	if n := tag.RowsAffected(); n > 0 {
+		b.cfg.Logger.Warn("River jobs of several chunks given back: their worker was lost", "jobs", n)
+	}
+	return nil
 }
 
 // report hands the chunk jobs matching where to the engine as dead, once
@@ -409,8 +502,14 @@ func (b *Broker) report(ctx context.Context, h queue.Handler, where, mark string
 		return err
 	}
 	for _, d := range found {
-		if err := h.DeliveryDead(ctx, d.args.Message, reason(d.id, d.lastErr)); err != nil {
-			return fmt.Errorf("report River job %d: %w", d.id, err)
+		msgs, err := d.args.messages()
+		if err != nil {
+			b.cfg.Logger.Warn("River job of another writer's arguments marked reported", "river_job", d.id, "error", err)
+		}
+		for _, m := range msgs {
+			if err := h.DeliveryDead(ctx, m, reason(d.id, d.lastErr)); err != nil {
+				return fmt.Errorf("report River job %d: %w", d.id, err)
+			}
 		}
 		if _, err := tx.Exec(ctx, `UPDATE river_job SET metadata = metadata || jsonb_build_object($2::text, true) WHERE id = $1`, d.id, mark); err != nil {
 			return err
