@@ -72,20 +72,25 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	})
 }
 
-// reserveServingProc keeps one Go scheduler slot (P) free of chunk work
-// when the server runs chunk slots itself: CPU-bound chunks on every P make
-// each HTTP goroutine wait for the scheduler's 10 ms preemption at every
-// hop of a request (a status poll's p99 rose from 2 to 50 ms with two slots
-// on two cores; one more P brought it to 15 ms). With a P to spare, the
-// request runs at once and the kernel shares the cores between it and the
-// chunks. An explicit GOMAXPROCS is left alone.
+// servingProcs is how many Go scheduler slots (P) reserveServingProc keeps
+// free of chunk work.
+const servingProcs = 2
+
+// reserveServingProc keeps servingProcs Go scheduler slots (P) free of chunk
+// work when the server runs chunk slots itself: CPU-bound chunks on every P
+// make each HTTP goroutine wait for the scheduler's 10 ms preemption at
+// every hop of a request (a status poll's p99 rose from 2 to 50 ms with two
+// slots on two cores; one more P brought it to 15 ms, a second, which the
+// garbage collector's mark worker often held, to 8–11 ms). With a P to
+// spare, the request runs at once and the kernel shares the cores between
+// it and the chunks. An explicit GOMAXPROCS is left alone.
 func reserveServingProc(slots int, lookupEnv func(string) (string, bool), logger *slog.Logger) {
 	if _, set := lookupEnv("GOMAXPROCS"); set || slots <= 0 {
 		return
 	}
-	if procs := runtime.GOMAXPROCS(0); procs <= slots {
-		runtime.GOMAXPROCS(slots + 1)
-		logger.Info("one scheduler slot kept for serving", "workers", slots, "gomaxprocs", slots+1, "was", procs)
+	if procs := runtime.GOMAXPROCS(0); procs < slots+servingProcs {
+		runtime.GOMAXPROCS(slots + servingProcs)
+		logger.Info("scheduler slots kept for serving", "workers", slots, "gomaxprocs", slots+servingProcs, "was", procs)
 	}
 }
 

@@ -19,9 +19,10 @@ func TestReserveServingProc(t *testing.T) {
 		lookupEnv    func(string) (string, bool)
 		want         int
 	}{
-		{"as many slots as Ps: one more P", 2, 2, noEnv, 3},
-		{"more slots than Ps: one more P than slots", 2, 4, noEnv, 5},
-		{"a P to spare already", 4, 2, noEnv, 4},
+		{"as many slots as Ps: two more Ps", 2, 2, noEnv, 4},
+		{"more slots than Ps: two more Ps than slots", 2, 4, noEnv, 6},
+		{"one P to spare: two", 3, 2, noEnv, 4},
+		{"two Ps to spare already", 8, 2, noEnv, 8},
 		{"no in-process workers", 2, 0, noEnv, 2},
 		{"GOMAXPROCS set explicitly", 2, 2, explicit, 2},
 	} {
