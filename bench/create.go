@@ -28,14 +28,16 @@ type CreateResult struct {
 	Config   CreateConfig      `json:"config"`
 	Postgres map[string]string `json:"postgres"`
 	// CreateSeconds is the engine's CreateJob of a no-op job of
-	// Config.Chunks chunks (its row, a row per chunk, a River job per chunk
-	// of its first enqueue window, one transaction); RawRiverSeconds the
+	// Config.Chunks chunks (its row, a row per chunk, River jobs for the
+	// chunks of its first enqueue window, one transaction); RawRiverSeconds the
 	// anchor: inserting a raw River job per chunk, carrying the same
 	// message, in one transaction.
 	CreateSeconds float64 `json:"createSeconds"`
-	// Enqueued is how many River jobs the creation inserted (the engine's
-	// enqueue window); the others are inserted as chunks settle.
+	// Enqueued is how many River jobs the creation inserted, for
+	// EnqueuedChunks chunks (the engine's enqueue window); the others are
+	// inserted as chunks settle.
 	Enqueued        int     `json:"enqueued"`
+	EnqueuedChunks  int     `json:"enqueuedChunks"`
 	RawRiverSeconds float64 `json:"rawRiverSeconds"`
 	// Ratio is RawRiverSeconds / CreateSeconds (1 would be no engine cost).
 	Ratio float64 `json:"ratio"`
@@ -65,7 +67,7 @@ func RunCreate(ctx context.Context, pool *pgxpool.Pool, cfg CreateConfig) (Creat
 	if err != nil {
 		return res, err
 	}
-	d, enqueued, err := createTime(ctx, pool, QueueConfig{CreateChunks: cfg.Chunks, Logger: cfg.Logger})
+	d, enqueued, enqueuedChunks, err := createTime(ctx, pool, QueueConfig{CreateChunks: cfg.Chunks, Logger: cfg.Logger})
 	if err != nil {
 		return res, fmt.Errorf("create through the engine: %w", err)
 	}
@@ -73,7 +75,7 @@ func RunCreate(ctx context.Context, pool *pgxpool.Pool, cfg CreateConfig) (Creat
 	if err != nil {
 		return res, err
 	}
-	res.CreateSeconds, res.Enqueued = d.Seconds(), enqueued
+	res.CreateSeconds, res.Enqueued, res.EnqueuedChunks = d.Seconds(), enqueued, enqueuedChunks
 	res.StartRSSMiB, res.VmHWMMiB = float64(rss)/(1<<20), float64(hwm)/(1<<20)
 	if err := vacuum(ctx, pool); err != nil {
 		return res, err

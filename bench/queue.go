@@ -123,7 +123,7 @@ func RunQueue(ctx context.Context, pool *pgxpool.Pool, cfg QueueConfig) (QueueRe
 	res.RawRiverMedian, res.BrokerMedian = median(res.RawRiverPerSec), median(res.BrokerPerSec)
 	res.Ratio = pairedRatio(res.BrokerPerSec, res.RawRiverPerSec)
 	if cfg.CreateChunks > 0 {
-		d, _, err := createTime(ctx, pool, cfg)
+		d, _, _, err := createTime(ctx, pool, cfg)
 		if err != nil {
 			return res, fmt.Errorf("create: %w", err)
 		}
@@ -298,27 +298,30 @@ func WaitTerminal(ctx context.Context, pool *pgxpool.Pool, e *jobs.Engine, id [1
 // createTime times creating a no-op job of cfg.CreateChunks chunks through
 // the engine and returns how many River jobs the creation inserted. The job
 // is cancelled and its River jobs deleted afterwards.
-func createTime(ctx context.Context, pool *pgxpool.Pool, cfg QueueConfig) (time.Duration, int, error) {
+// createTime times the creation of a no-op job of cfg.CreateChunks chunks and
+// returns the River jobs it inserted and the chunks they carry.
+func createTime(ctx context.Context, pool *pgxpool.Pool, cfg QueueConfig) (d time.Duration, riverJobs, chunks int, err error) {
 	e, err := newEngine(pool, cfg.Logger)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	start := time.Now()
 	job, err := e.CreateJob(ctx, jobs.CreateParams{OperationType: noopOp{}.Type(), TotalChunks: cfg.CreateChunks, CreatedBy: "bench"})
-	d := time.Since(start)
+	d = time.Since(start)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	if _, err := e.Cancel(ctx, job.JobID, "bench"); err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	// The cancelled chunks' River jobs would otherwise stay queued for the
 	// scenarios that run after this one.
-	tag, err := pool.Exec(ctx, `DELETE FROM river_job WHERE args->>'job_id' = $1`, uuid.UUID(job.JobID).String())
+	err = pool.QueryRow(ctx, `WITH gone AS (DELETE FROM river_job WHERE args->>'job_id' = $1 RETURNING args)
+		SELECT count(*), coalesce(sum(coalesce((args->>'count')::int, 1)), 0) FROM gone`, uuid.UUID(job.JobID).String()).Scan(&riverJobs, &chunks)
 	if err != nil {
-		return 0, 0, fmt.Errorf("delete the cancelled job's River jobs: %w", err)
+		return 0, 0, 0, fmt.Errorf("delete the cancelled job's River jobs: %w", err)
 	}
-	return d, int(tag.RowsAffected()), nil
+	return d, riverJobs, chunks, nil
 }
 
 // pairedRatio is the median over rounds of each round's xs[i] over its

@@ -203,8 +203,8 @@ func (r *Results) rows() []row {
 		add(row{scenario: "create", figure: fmt.Sprintf("create a %s-chunk job through the engine", count(c.Config.Chunks)),
 			measured: secs(c.CreateSeconds), anchor: "raw River insert " + secs(c.RawRiverSeconds), ratio: fmt.Sprintf("%.2f (raw / engine)", c.Ratio),
 			target: "< 10 s", slack: 10 / c.CreateSeconds,
-			config: fmt.Sprintf("one transaction: the job, %s chunk rows, River jobs for the first %s (the enqueue window; the rest follow as chunks settle); creating process: %s before, peak VmHWM %s",
-				count(c.Config.Chunks), count(c.Enqueued), mib(c.StartRSSMiB), mib(c.VmHWMMiB))})
+			config: fmt.Sprintf("one transaction: the job, %s chunk rows, %s River jobs for the first %s chunks (the enqueue window; the rest follow as chunks settle); creating process: %s before, peak VmHWM %s",
+				count(c.Config.Chunks), count(c.Enqueued), count(c.EnqueuedChunks), mib(c.StartRSSMiB), mib(c.VmHWMMiB))})
 	}
 	if s := r.Scale; s != nil {
 		add(ratioRow("scale", fmt.Sprintf("verified tally ballots/s, %d worker processes", s.Config.Scaled), perSec(s.ManyMedian), "1 process "+perSec(s.OneMedian),

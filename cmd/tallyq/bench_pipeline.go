@@ -279,7 +279,7 @@ func (o *createBenchOptions) run(ctx context.Context, e *env, pool *pgxpool.Pool
 	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(w, "create benchmark\ta %d-chunk no-op job, %d CPUs\n", o.chunks, runtime.NumCPU())
 	printPostgres(w, res.Postgres)
-	fmt.Fprintf(w, "engine CreateJob\t%.2f s (River jobs of its first window: %d)\n", res.CreateSeconds, res.Enqueued)
+	fmt.Fprintf(w, "engine CreateJob\t%.2f s (%d River jobs for the %d chunks of its first window)\n", res.CreateSeconds, res.Enqueued, res.EnqueuedChunks)
 	fmt.Fprintf(w, "raw River insert of a job per chunk (anchor)\t%.2f s\n", res.RawRiverSeconds)
 	fmt.Fprintf(w, "ratio raw / engine\t%.2f\n", res.Ratio)
 	fmt.Fprintf(w, "this process's memory\t%.1f MiB before, peak (VmHWM) %.1f MiB after the create\n", res.StartRSSMiB, res.VmHWMMiB)
