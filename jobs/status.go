@@ -84,6 +84,14 @@ func (e *Engine) Status(ctx context.Context, jobID uuid.UUID) (JobStatus, error)
 	return statusOf(ctx, e.pool, jobID)
 }
 
+// StatusTx is Status read in tx. A caller holding a transaction must read
+// through it, not take a second connection of the pool: were every
+// connection held by transactions waiting for one another's locks (say,
+// many requests starting one election's tally at once), none would be given.
+func (e *Engine) StatusTx(ctx context.Context, tx pgx.Tx, jobID uuid.UUID) (JobStatus, error) {
+	return statusOf(ctx, tx, jobID)
+}
+
 func statusOf(ctx context.Context, q queryer, jobID uuid.UUID) (JobStatus, error) {
 	s, err := scanStatus(q.QueryRow(ctx, `SELECT `+statusColumns+statusFrom+` WHERE j.job_id = $1`, jobID))
 	if errors.Is(err, pgx.ErrNoRows) {

@@ -112,7 +112,7 @@ func (s *Service) existingCombine(ctx context.Context, tx pgx.Tx, electionID int
 	if err := tx.QueryRow(ctx, `SELECT combine_job FROM elections WHERE election_id = $1`, electionID).Scan(&id); err != nil {
 		return fmt.Errorf("read combine job: %w", err)
 	}
-	out.Job, err = s.engine.Status(ctx, id)
+	out.Job, err = s.engine.StatusTx(ctx, tx, id)
 	*resume = err == nil && (out.Job.Status == jobs.StatusFailed || out.Job.Status == jobs.StatusCancelled)
 	return err
 }
@@ -231,7 +231,7 @@ func (o *combineOp) Process(ctx context.Context, c jobs.Chunk) (jobs.Result, err
 	if err != nil {
 		return nil, err
 	}
-	dec, err := o.s.decryptor(ctx, el)
+	dec, err := o.s.decryptor(ctx, o.s.pool, el)
 	if err != nil {
 		return nil, err
 	}

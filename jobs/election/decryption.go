@@ -20,12 +20,13 @@ type decryptionMeta struct {
 	GuardianID string `json:"guardianId"`
 }
 
-// decryptor returns the election's decryptor; its discrete-log table covers
-// the election's ballot count, which is fixed once the tally has started.
-func (s *Service) decryptor(ctx context.Context, el *loaded) (*record.Decryptor, error) {
+// decryptor returns the election's decryptor, reading through q (the
+// caller's transaction, or the pool); its discrete-log table covers the
+// election's ballot count, which is fixed once the tally has started.
+func (s *Service) decryptor(ctx context.Context, q queryer, el *loaded) (*record.Decryptor, error) {
 	return el.decryptor(func() (int64, error) {
 		var count int64
-		if err := s.pool.QueryRow(ctx, `SELECT ballot_count FROM elections WHERE election_id = $1`, el.id).Scan(&count); err != nil {
+		if err := q.QueryRow(ctx, `SELECT ballot_count FROM elections WHERE election_id = $1`, el.id).Scan(&count); err != nil {
 			return 0, fmt.Errorf("read ballot count of election %d: %w", el.id, err)
 		}
 		return count, nil
@@ -69,13 +70,13 @@ func (s *Service) StartDecryption(ctx context.Context, electionID int64, guardia
 			return fmt.Errorf("%w: guardian %q has already decrypted offline", ErrConflict, guardianID)
 		}
 		if g.job != nil {
-			out.Job, err = s.engine.Status(ctx, *g.job)
+			out.Job, err = s.engine.StatusTx(ctx, tx, *g.job)
 			if err == nil && (out.Job.Status == jobs.StatusFailed || out.Job.Status == jobs.StatusCancelled) {
 				resume = g.job
 			}
 			return err
 		}
-		dec, err := s.decryptor(ctx, el)
+		dec, err := s.decryptor(ctx, tx, el)
 		if err != nil {
 			return err
 		}
@@ -248,7 +249,7 @@ func (o *decryptionOp) Process(ctx context.Context, c jobs.Chunk) (jobs.Result, 
 	if err != nil {
 		return nil, err
 	}
-	dec, err := o.s.decryptor(ctx, el)
+	dec, err := o.s.decryptor(ctx, o.s.pool, el)
 	if err != nil {
 		return nil, err
 	}

@@ -180,6 +180,14 @@ type queryer interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
+// rowsQueryer is a pool or a transaction, read through by a caller that may
+// hold a transaction: one holding a transaction must not take a second
+// connection of the pool (see jobs.Engine.StatusTx).
+type rowsQueryer interface {
+	queryer
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
 // loadWith is load reading through q, so that a transaction that has just
 // created an election can use it.
 func (s *Service) loadWith(ctx context.Context, q queryer, id int64) (*loaded, error) {

@@ -57,7 +57,7 @@ func (s *Service) Export(ctx context.Context, id int64, w *record.Writer) error 
 	if err := s.exportPlaintexts(ctx, el, w); err != nil {
 		return err
 	}
-	dec, err := s.decryptor(ctx, el)
+	dec, err := s.decryptor(ctx, s.pool, el)
 	if err != nil {
 		return err
 	}
@@ -117,7 +117,7 @@ func (s *Service) exportBallots(ctx context.Context, el *loaded, w *record.Write
 
 // exportEncryptedTally writes the election's one encrypted tally.
 func (s *Service) exportEncryptedTally(ctx context.Context, el *loaded, w *record.Writer) error {
-	t, err := s.encryptedTally(ctx, el)
+	t, err := s.encryptedTally(ctx, s.pool, el)
 	if err != nil {
 		return err
 	}
@@ -125,8 +125,8 @@ func (s *Service) exportEncryptedTally(ctx context.Context, el *loaded, w *recor
 }
 
 // encryptedTally reads the election's encrypted tally back into a Tally.
-func (s *Service) encryptedTally(ctx context.Context, el *loaded) (*record.Tally, error) {
-	rows, err := s.pool.Query(ctx, `SELECT pad, data FROM decryption_objects WHERE election_id = $1 AND NOT spoiled ORDER BY object_no`, el.id)
+func (s *Service) encryptedTally(ctx context.Context, q rowsQueryer, el *loaded) (*record.Tally, error) {
+	rows, err := q.Query(ctx, `SELECT pad, data FROM decryption_objects WHERE election_id = $1 AND NOT spoiled ORDER BY object_no`, el.id)
 	if err != nil {
 		return nil, fmt.Errorf("read encrypted tally: %w", err)
 	}

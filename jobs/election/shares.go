@@ -48,7 +48,7 @@ func (s *Service) UploadShares(ctx context.Context, electionID int64, guardianID
 		if g.decrypted != nil || g.job != nil {
 			return fmt.Errorf("%w: guardian %q has already decrypted (or is decrypting on the server)", ErrConflict, guardianID)
 		}
-		if err := s.verifyShares(ctx, el, gs); err != nil {
+		if err := s.verifyShares(ctx, tx, el, gs); err != nil {
 			return err
 		}
 		if err := storeShares(ctx, tx, electionID, gs, rep); err != nil {
@@ -69,26 +69,27 @@ func (s *Service) UploadShares(ctx context.Context, electionID int64, guardianID
 }
 
 // verifyShares checks an upload against the election's encrypted tally and
-// valid spoiled ballots.
-func (s *Service) verifyShares(ctx context.Context, el *loaded, gs *record.GuardianShares) error {
-	dec, err := s.decryptor(ctx, el)
+// valid spoiled ballots, read through q.
+func (s *Service) verifyShares(ctx context.Context, q rowsQueryer, el *loaded, gs *record.GuardianShares) error {
+	dec, err := s.decryptor(ctx, q, el)
 	if err != nil {
 		return err
 	}
-	tally, err := s.encryptedTally(ctx, el)
+	tally, err := s.encryptedTally(ctx, q, el)
 	if err != nil {
 		return err
 	}
-	if err := dec.VerifyGuardianShares(ctx, gs, tally.Record(TallyObjectID), s.spoiledBallots(ctx, el)); err != nil {
+	if err := dec.VerifyGuardianShares(ctx, gs, tally.Record(TallyObjectID), s.spoiledBallots(ctx, q, el)); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	return nil
 }
 
-// spoiledBallots yields the election's valid spoiled ballots, one at a time.
-func (s *Service) spoiledBallots(ctx context.Context, el *loaded) iter.Seq2[*record.SubmittedBallot, error] {
+// spoiledBallots yields the election's valid spoiled ballots, one at a time,
+// read through q.
+func (s *Service) spoiledBallots(ctx context.Context, q rowsQueryer, el *loaded) iter.Seq2[*record.SubmittedBallot, error] {
 	return func(yield func(*record.SubmittedBallot, error) bool) {
-		rows, err := s.pool.Query(ctx, `SELECT b.data FROM ballots b WHERE b.election_id = $1 AND b.state = 2
+		rows, err := q.Query(ctx, `SELECT b.data FROM ballots b WHERE b.election_id = $1 AND b.state = 2
 			AND NOT EXISTS (SELECT 1 FROM invalid_ballots i WHERE i.election_id = b.election_id AND i.ballot_no = b.ballot_no)
 			ORDER BY b.ballot_no`, el.id)
 		if err != nil {

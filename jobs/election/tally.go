@@ -54,7 +54,7 @@ func (s *Service) StartTally(ctx context.Context, electionID int64, by string) (
 			return fmt.Errorf("read election %d: %w", electionID, err)
 		}
 		if jobID != nil {
-			out.Job, err = s.engine.Status(ctx, *jobID)
+			out.Job, err = s.engine.StatusTx(ctx, tx, *jobID)
 			if err == nil && (out.Job.Status == jobs.StatusFailed || out.Job.Status == jobs.StatusCancelled) {
 				resume = jobID
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -328,6 +329,33 @@ func (h *harness) amqpChannel() (*amqp.Connection, *amqp.Channel) {
 		h.t.Fatal(err)
 	}
 	return conn, ch
+}
+
+// consumeRaw consumes queue on a connection of its own with the given
+// prefetch, acknowledging nothing, as another application would. A consume
+// the node refuses with INTERNAL_ERROR (a quorum queue's consume timing out
+// on a busy node, rabbitmq-server#14675) is tried again on a fresh
+// connection for up to 30 s.
+func (h *harness) consumeRaw(queue, tag string, prefetch int) (*amqp.Connection, <-chan amqp.Delivery) {
+	h.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		conn, ch := h.amqpChannel()
+		err := ch.Qos(prefetch, 0, false)
+		var ds <-chan amqp.Delivery
+		if err == nil {
+			ds, err = ch.Consume(queue, tag, false, false, false, false, nil)
+		}
+		if err == nil {
+			return conn, ds
+		}
+		conn.Close()
+		var ae *amqp.Error
+		if !errors.As(err, &ae) || ae.Code != amqp.InternalError || time.Now().After(deadline) {
+			h.t.Fatalf("consume %s: %v", queue, err)
+		}
+		h.t.Logf("consume %s refused by the node, trying again: %v", queue, err)
+	}
 }
 
 // queueDepth returns the ready messages of a queue.

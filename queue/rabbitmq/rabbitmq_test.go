@@ -282,14 +282,7 @@ func TestKilledConsumerPrefetchNotDeadLettered(t *testing.T) {
 	id := h.create(e, chunks, 0)
 	// A second consumer, a worker that will be killed, takes held
 	// messages and never acknowledges them.
-	conn, ch := h.amqpChannel()
-	if err := ch.Qos(held, 0, false); err != nil {
-		t.Fatal(err)
-	}
-	ds, err := ch.Consume(b.QueueName(testOpType), "doomed", false, false, false, false, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn, ds := h.consumeRaw(b.QueueName(testOpType), "doomed", held)
 	for i := 0; i < held; i++ {
 		select {
 		case <-ds:
