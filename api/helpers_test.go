@@ -181,9 +181,18 @@ func doOn(t *testing.T, baseURL string, req request) (*http.Response, []byte) {
 // doWith sends req to baseURL through client and returns the response and its body.
 func doWith(t *testing.T, client *http.Client, baseURL string, req request) (*http.Response, []byte) {
 	t.Helper()
-	r, err := http.NewRequest(req.method, baseURL+req.path, req.body)
+	resp, body, err := sendWith(client, baseURL, req)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return resp, body
+}
+
+// sendWith is doWith returning its error, so that it may run on any goroutine.
+func sendWith(client *http.Client, baseURL string, req request) (*http.Response, []byte, error) {
+	r, err := http.NewRequest(req.method, baseURL+req.path, req.body)
+	if err != nil {
+		return nil, nil, err
 	}
 	switch req.auth {
 	case "":
@@ -197,14 +206,11 @@ func doWith(t *testing.T, client *http.Client, baseURL string, req request) (*ht
 	}
 	resp, err := client.Do(r)
 	if err != nil {
-		t.Fatal(err)
+		return nil, nil, err
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, body
+	return resp, body, err
 }
 
 func jsonBody(s string) io.Reader { return strings.NewReader(s) }

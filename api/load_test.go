@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -18,26 +16,6 @@ import (
 	"github.com/tallyq/tallyq/internal/fixtures"
 	"github.com/tallyq/tallyq/jobs"
 )
-
-// send sends one request with the test token and returns the status and
-// body; unlike do, it may run on any goroutine.
-func send(client *http.Client, method, url, body string) (int, []byte, error) {
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
-	if err != nil {
-		return 0, nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+testToken)
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, raw, err
-}
 
 // Fifty concurrent create-tally-queue requests for one election create one
 // job: one answer is 202 (it started the job), the others 200 with the same
@@ -57,12 +35,17 @@ func TestConcurrentTallyRequestsCreateOneJob(t *testing.T) {
 	for i := range answers {
 		wg.Go(func() {
 			<-start
-			status, raw, err := send(http.DefaultClient, "POST", f.srv.URL+"/api/create-tally-queue", `{"election_id": `+itoa(id)+`}`)
+			resp, raw, err := sendWith(http.DefaultClient, f.srv.URL, request{method: "POST", path: "/api/create-tally-queue",
+				contentType: "application/json", body: jsonBody(`{"election_id": ` + itoa(id) + `}`)})
 			var q api.QueueResponse
-			if err == nil && (status == http.StatusOK || status == http.StatusAccepted) {
+			if err == nil && (resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusAccepted) {
 				err = json.Unmarshal(raw, &q)
 			} else if err == nil {
-				err = fmt.Errorf("answer %d: %s", status, raw)
+				err = fmt.Errorf("answer %d: %s", resp.StatusCode, raw)
+			}
+			var status int
+			if resp != nil {
+				status = resp.StatusCode
 			}
 			answers[i] = answer{status, q.JobID, err}
 		})
@@ -100,7 +83,7 @@ func TestFiveHundredPollersOfARunningJob(t *testing.T) {
 	f.runWorkers()
 	const pollers, polls = 500, 8
 	client := &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: pollers}}
-	url := f.srv.URL + "/api/jobs/" + job.JobID.String() + "/status"
+	poll := request{method: "GET", path: "/api/jobs/" + job.JobID.String() + "/status"}
 	var (
 		failures, answered atomic.Int64
 		firstFailure       atomic.Value
@@ -122,12 +105,12 @@ func TestFiveHundredPollersOfARunningJob(t *testing.T) {
 	for range pollers {
 		wg.Go(func() {
 			for range polls {
-				status, raw, err := send(client, "GET", url, "")
+				resp, raw, err := sendWith(client, f.srv.URL, poll)
 				var s jobs.JobStatus
-				if err == nil && status == http.StatusOK {
+				if err == nil && resp.StatusCode == http.StatusOK {
 					err = json.Unmarshal(raw, &s)
 				} else if err == nil {
-					err = fmt.Errorf("answer %d: %s", status, raw)
+					err = fmt.Errorf("answer %d: %s", resp.StatusCode, raw)
 				}
 				if err == nil && s.JobID != job.JobID {
 					err = fmt.Errorf("answered the status of job %s", s.JobID)

@@ -230,8 +230,8 @@ func brokerRate(ctx context.Context, pool *pgxpool.Pool, cfg QueueConfig) (rate,
 		return 0, 0, err
 	}
 	var riverJobs, chunks int
-	if err := pool.QueryRow(ctx, `SELECT count(*), coalesce(sum(coalesce((args->>'count')::int, 1)), 0)
-		FROM river_job WHERE kind = $1 AND created_at >= $2`, riverbroker.Kind, since).Scan(&riverJobs, &chunks); err != nil {
+	if err := pool.QueryRow(ctx, `SELECT `+riverJobsAndChunks+` FROM river_job WHERE kind = $1 AND created_at >= $2`,
+		riverbroker.Kind, since).Scan(&riverJobs, &chunks); err != nil {
 		return 0, 0, fmt.Errorf("count River jobs: %w", err)
 	}
 	if riverJobs == 0 || chunks != cfg.Chunks {
@@ -295,11 +295,13 @@ func WaitTerminal(ctx context.Context, pool *pgxpool.Pool, e *jobs.Engine, id [1
 	}
 }
 
+// riverJobsAndChunks selects how many River chunk jobs there are and how
+// many chunks they carry.
+const riverJobsAndChunks = `count(*), coalesce(sum(` + riverbroker.ChunksCarriedSQL + `), 0)`
+
 // createTime times creating a no-op job of cfg.CreateChunks chunks through
-// the engine and returns how many River jobs the creation inserted. The job
-// is cancelled and its River jobs deleted afterwards.
-// createTime times the creation of a no-op job of cfg.CreateChunks chunks and
-// returns the River jobs it inserted and the chunks they carry.
+// the engine and returns the River jobs the creation inserted and the chunks
+// they carry. The job is cancelled and its River jobs deleted afterwards.
 func createTime(ctx context.Context, pool *pgxpool.Pool, cfg QueueConfig) (d time.Duration, riverJobs, chunks int, err error) {
 	e, err := newEngine(pool, cfg.Logger)
 	if err != nil {
@@ -317,7 +319,7 @@ func createTime(ctx context.Context, pool *pgxpool.Pool, cfg QueueConfig) (d tim
 	// The cancelled chunks' River jobs would otherwise stay queued for the
 	// scenarios that run after this one.
 	err = pool.QueryRow(ctx, `WITH gone AS (DELETE FROM river_job WHERE args->>'job_id' = $1 RETURNING args)
-		SELECT count(*), coalesce(sum(coalesce((args->>'count')::int, 1)), 0) FROM gone`, uuid.UUID(job.JobID).String()).Scan(&riverJobs, &chunks)
+		SELECT `+riverJobsAndChunks+` FROM gone`, uuid.UUID(job.JobID).String()).Scan(&riverJobs, &chunks)
 	if err != nil {
 		return 0, 0, 0, fmt.Errorf("delete the cancelled job's River jobs: %w", err)
 	}

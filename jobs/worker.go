@@ -124,15 +124,6 @@ type worker struct {
 
 var _ queue.Handler = (*worker)(nil)
 
-// ChunkTimeout returns the operation's chunk timeout.
-func (w *worker) ChunkTimeout(operation string) time.Duration {
-	op, err := w.e.operation(operation)
-	if err != nil {
-		return 0
-	}
-	return op.ChunkTimeout()
-}
-
 // MaxChunkTimeout returns the longest chunk timeout of the registered
 // operations.
 func (w *worker) MaxChunkTimeout() time.Duration {

@@ -76,8 +76,6 @@ type Handler interface {
 	// record anything (say, Postgres is down) and the broker should deliver
 	// the message again later.
 	HandleChunk(ctx context.Context, d *Delivery) error
-	// ChunkTimeout is the longest a chunk of the operation may run.
-	ChunkTimeout(operation string) time.Duration
 	// MaxChunkTimeout is the longest any chunk may run.
 	MaxChunkTimeout() time.Duration
 	// DeliveryDead tells the engine that the broker gave up on a message

@@ -217,7 +217,7 @@ func printQueueResult(e *env, r bench.QueueResult) {
 	printPostgres(w, r.Postgres)
 	fmt.Fprintf(w, "raw River no-op jobs/s\t%s (median %.0f)\n", rates(r.RawRiverPerSec), r.RawRiverMedian)
 	fmt.Fprintf(w, "River broker chunks/s, exact progress\t%s (median %.0f)\n", rates(r.BrokerPerSec), r.BrokerMedian)
-	fmt.Fprintf(w, "River broker chunks per River job\t%s\n", join(r.ChunksPerJob, " ", func(x float64) string { return fmt.Sprintf("%.1f", x) }))
+	fmt.Fprintf(w, "River broker chunks per River job\t%s\n", join(r.ChunksPerJob, " ", tenths))
 	fmt.Fprintf(w, "ratio broker / raw River\t%.2f\n", r.Ratio)
 	fmt.Fprintf(w, "CPU µs per chunk (this process + Postgres)\traw River %s; broker %s\n", cpuCosts(r.RawRiverCPU), cpuCosts(r.BrokerCPU))
 	if r.Config.CreateChunks > 0 {
@@ -238,6 +238,9 @@ func cpuCosts(cs []bench.CPUCost) string {
 func rates(xs []float64) string {
 	return join(xs, " ", func(x float64) string { return fmt.Sprintf("%.0f", x) })
 }
+
+// tenths formats x with one decimal.
+func tenths(x float64) string { return fmt.Sprintf("%.1f", x) }
 
 // join formats each element of xs and joins them with sep.
 func join[T any](xs []T, sep string, format func(T) string) string {

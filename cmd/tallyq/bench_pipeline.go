@@ -119,7 +119,7 @@ func printPipelineResult(e *env, r bench.PipelineResult) {
 		fmt.Fprintf(w, "ingest (checked copies, not timed as pipeline)\t%.1f s\n", r.IngestSeconds)
 	}
 	fmt.Fprintf(w, "tally (unverified, %d chunks)\t%.1f s\n", r.TallyChunks, r.TallySeconds)
-	fmt.Fprintf(w, "decryptions\t%s s\n", join(r.DecryptionSeconds, ", ", func(x float64) string { return fmt.Sprintf("%.1f", x) }))
+	fmt.Fprintf(w, "decryptions\t%s s\n", join(r.DecryptionSeconds, ", ", tenths))
 	fmt.Fprintf(w, "compensation, combine\t%.1f s, %.1f s\n", r.CompensationSeconds, r.CombineSeconds)
 	fmt.Fprintf(w, "whole pipeline after ingest\t%.1f s\n", r.TotalSeconds)
 	x := r.Exps

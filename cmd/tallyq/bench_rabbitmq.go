@@ -43,7 +43,7 @@ func printRabbitMQResult(e *env, r bench.RabbitMQResult) {
 	fmt.Fprintf(w, "rabbitmq\t%s\n", r.RabbitMQServer)
 	fmt.Fprintf(w, "raw amqp091 msgs/s (confirmed publish, then acked consume)\t%s (median %.0f)\n", rates(r.RawAMQPPerSec), r.RawAMQPMedian)
 	fmt.Fprintf(w, "RabbitMQ broker chunks/s, exact progress\t%s (median %.0f)\n", rates(r.BrokerPerSec), r.BrokerMedian)
-	fmt.Fprintf(w, "RabbitMQ broker chunks per message\t%s\n", join(r.ChunksPerMessage, " ", func(x float64) string { return fmt.Sprintf("%.1f", x) }))
+	fmt.Fprintf(w, "RabbitMQ broker chunks per message\t%s\n", join(r.ChunksPerMessage, " ", tenths))
 	fmt.Fprintf(w, "River broker chunks/s, exact progress\t%s (median %.0f)\n", rates(r.RiverPerSec), r.RiverMedian)
 	fmt.Fprintf(w, "engine alone chunks/s (no broker: a Go channel)\t%s (median %.0f)\n", rates(r.FloorPerSec), r.FloorMedian)
 	fmt.Fprintf(w, "ratio RabbitMQ broker / raw amqp091\t%.2f\n", r.Ratio)

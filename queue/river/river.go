@@ -5,7 +5,7 @@
 //
 // While a job has many chunks waiting, a River job carries up to
 // Config.ChunksPerMessage consecutive ones, which its worker claims and
-// computes one after another; River then completes it after the last.
+// computes one after another; the last one's commit completes it.
 // River's cost is per job (insert, fetch, completion): at 8 chunks a job it
 // is an eighth a chunk.
 //
@@ -251,7 +251,7 @@ func (b *Broker) Start(ctx context.Context, h queue.Handler, concurrency int) er
 		FetchPollInterval:    b.cfg.FetchPollInterval,
 		RescueStuckJobsAfter: rescueAfter,
 		// No River timeout: the engine times each chunk's computation from
-		// when it has a slot, which a chunk claimed ahead waits for.
+		// when it starts; a River job of several chunks runs them in turn.
 		JobTimeout: -1,
 	})
 	if err != nil {
@@ -365,34 +365,36 @@ func (w *chunkWorker) Work(ctx context.Context, job *river.Job[chunkArgs]) error
 	if err != nil {
 		return river.JobCancel(err)
 	}
-	if len(msgs) == 1 {
-		return w.handler.HandleChunk(ctx, settledDelivery(ctx, job))
-	}
-	// Several chunks: each is claimed only once the one before has
-	// committed, so that those a lost worker never reached were never
-	// claimed and lose no attempt (rescuePacks gives the job back). River
-	// completes the job after the last.
-	for _, m := range msgs {
-		if ctx.Err() != nil {
+	// Each chunk is claimed only once the one before has committed, so that
+	// those a lost worker never reached were never claimed and lose no
+	// attempt (rescuePacks gives the job back). The last chunk's commit
+	// completes the River job.
+	last := len(msgs) - 1
+	for i, m := range msgs {
+		if i > 0 && ctx.Err() != nil {
 			// Stopping: the rest go to the next worker at once, the job's
 			// attempt not counted.
 			return river.JobSnooze(0)
 		}
-		if err := w.handler.HandleChunk(ctx, queue.NewDelivery(m, job.Attempt, nil, nil)); err != nil {
+		d := queue.NewDelivery(m, job.Attempt, nil, nil)
+		if i == last {
+			d = settledDelivery(ctx, job, m)
+		}
+		if err := w.handler.HandleChunk(ctx, d); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// settledDelivery is the delivery of a job of one chunk, whose River job
-// completes in the engine's commit transaction, with the chunk's result.
-func settledDelivery(ctx context.Context, job *river.Job[chunkArgs]) *queue.Delivery {
+// settledDelivery is the delivery of m, the last chunk of job, whose commit
+// transaction completes the River job with the chunk's result.
+func settledDelivery(ctx context.Context, job *river.Job[chunkArgs], m queue.Message) *queue.Delivery {
 	// The settle step runs in the engine's commit transaction, possibly
 	// after this job's context has been cancelled; it needs only the
 	// client that River put in the context.
 	settleCtx := context.WithoutCancel(ctx)
-	return queue.NewDelivery(job.Args.Message, job.Attempt, job.JobRow, func(_ context.Context, tx pgx.Tx) error {
+	return queue.NewDelivery(m, job.Attempt, job.JobRow, func(_ context.Context, tx pgx.Tx) error {
 		if _, err := river.JobCompleteTx[*riverpgxv5.Driver](settleCtx, tx, job); err != nil {
 			return fmt.Errorf("complete River job %d: %w", job.ID, err)
 		}
@@ -430,8 +432,12 @@ func (b *Broker) reportDead(ctx context.Context, h queue.Handler) error {
 	)
 }
 
+// ChunksCarriedSQL is the SQL expression of how many chunks a river_job row
+// of Kind carries.
+const ChunksCarriedSQL = `coalesce((args->>'count')::int, 1)`
+
 // singleChunkSQL holds for a River chunk job of one chunk.
-const singleChunkSQL = `coalesce((args->>'count')::int, 1) <= 1`
+const singleChunkSQL = ChunksCarriedSQL + ` <= 1`
 
 // rescuePacks makes a River job of several chunks available again when its
 // worker is gone: it has been running for over OrphanAfter and none of its
