@@ -41,6 +41,8 @@ type JobService interface {
 	Retry(ctx context.Context, jobID uuid.UUID, by string) (jobs.JobStatus, error)
 	// Ready returns nil when the service can do work, else the reason why not.
 	Ready(ctx context.Context) error
+	// AuditLog returns a page of the audit log; jobs.ErrInvalid for a bad query.
+	AuditLog(ctx context.Context, q jobs.AuditQuery) ([]jobs.AuditEntry, error)
 }
 
 // Config configures the handler New returns.
@@ -52,6 +54,10 @@ type Config struct {
 	AdminToken string
 	// Authenticator, when set, replaces the admin-token authentication.
 	Authenticator Authenticator
+	// Tokens, when set, authenticates the tokens it stores (after the admin
+	// token) and serves /api/tokens, where administrators create, list and
+	// revoke them.
+	Tokens *TokenStore
 	// Logger receives request logs and server-side errors; nil discards them.
 	Logger *slog.Logger
 	// MaxJSONBody caps the body of small JSON routes; 0 means DefaultMaxJSONBody.
@@ -102,6 +108,7 @@ type server struct {
 	observeRequest func(method, route string, status int, d time.Duration)
 
 	sessions       *browserSessions
+	tokens         *TokenStore
 	statusHub      *jobs.StatusHub
 	eventHeartbeat time.Duration
 }
@@ -118,6 +125,9 @@ func New(cfg Config) (http.Handler, error) {
 			return nil, err
 		}
 	}
+	if cfg.Tokens != nil {
+		auth = Chain{auth, cfg.Tokens}
+	}
 	s := &server{
 		jobs:         cfg.Jobs,
 		logger:       cfg.Logger,
@@ -130,6 +140,7 @@ func New(cfg Config) (http.Handler, error) {
 		maxImport:       cmp.Or(cfg.MaxImport, DefaultMaxImport),
 
 		observeRequest: cfg.ObserveRequest,
+		tokens:         cfg.Tokens,
 		statusHub:      cfg.StatusHub,
 		eventHeartbeat: cmp.Or(cfg.EventHeartbeat, DefaultEventHeartbeat),
 	}
@@ -180,22 +191,25 @@ func (s *server) routes(auth Authenticator, cfg Config) {
 	r.Route("/api", func(r chi.Router) {
 		r.Use(s.authenticate(auth))
 		r.Route("/jobs", func(r chi.Router) {
-			r.Use(s.requireRole(RoleAdmin))
-			r.Get("/", s.handle(s.listJobs))
-			r.Get("/active", s.handle(s.activeJobs))
-			r.Get("/{jobId}/status", s.handle(s.jobStatus))
+			r.With(s.readers()).Get("/", s.handle(s.listJobs))
+			r.With(s.readers()).Get("/active", s.handle(s.activeJobs))
+			// A guardian may follow its election's jobs: the handlers check.
+			job := s.requireRole(RoleAdmin, RoleViewer, RoleGuardian)
+			r.With(job).Get("/{jobId}/status", s.handle(s.jobStatus))
 			if s.statusHub != nil {
-				r.Get("/{jobId}/events", s.handle(s.jobEvents))
+				r.With(job).Get("/{jobId}/events", s.handle(s.jobEvents))
 			}
-			r.With(s.limitBody(s.maxJSONBody)).Post("/{jobId}/cancel", s.handle(s.cancelJob))
-			r.With(s.limitBody(s.maxJSONBody)).Post("/{jobId}/retry", s.handle(s.retryJob))
+			change := r.With(s.adminOnly(), s.limitBody(s.maxJSONBody))
+			change.Post("/{jobId}/cancel", s.handle(s.cancelJob))
+			change.Post("/{jobId}/retry", s.handle(s.retryJob))
 		})
 		if s.elections != nil {
-			r.Group(func(r chi.Router) {
-				r.Use(s.requireRole(RoleAdmin))
-				s.electionRoutes(r)
-			})
+			s.electionRoutes(r)
 		}
+		if s.tokens != nil {
+			s.tokenRoutes(r)
+		}
+		r.With(s.adminOnly()).Get("/audit", s.handle(s.auditLog))
 	})
 }
 

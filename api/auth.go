@@ -16,10 +16,18 @@ const MinTokenLength = 16
 // Role is what an authenticated caller may do.
 type Role string
 
-// Roles. Only RoleAdmin exists in this version; guardians (bound to an
-// election and a guardian id) and read-only viewers come with later routes.
+// Roles. What each may do is the table in routes (api.go); see also
+// authorizeElection.
 const (
+	// RoleAdmin may do anything.
 	RoleAdmin Role = "admin"
+	// RoleGuardian acts for one guardian of one election: it may decrypt
+	// (or upload shares) as that guardian and read that election and its
+	// jobs, nothing else.
+	RoleGuardian Role = "guardian"
+	// RoleViewer may read everything except tokens and the audit log, and
+	// change nothing.
+	RoleViewer Role = "viewer"
 )
 
 // Identity is an authenticated caller, stored in the request context.
@@ -32,6 +40,9 @@ type Identity struct {
 	// election and guardian it may act for; empty for other roles.
 	ElectionID *int64
 	GuardianID string
+	// TokenID is the stored token (TokenStore) the caller authenticated
+	// with, 0 for the configured admin token.
+	TokenID int64
 }
 
 // ErrUnauthenticated is returned by an Authenticator when a request carries
@@ -102,7 +113,7 @@ func (a *TokenAuthenticator) Authenticate(r *http.Request) (Identity, error) {
 	}
 	got := sha256.Sum256([]byte(token))
 	if subtle.ConstantTimeCompare(got[:], a.digest[:]) != 1 {
-		return Identity{}, fmt.Errorf("%w: the bearer token is not valid", ErrUnauthenticated)
+		return Identity{}, errInvalidBearer
 	}
 	return a.identity, nil
 }

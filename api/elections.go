@@ -93,20 +93,24 @@ type IngestResponse struct {
 
 // electionRoutes registers the election pipeline's routes.
 func (s *server) electionRoutes(r chi.Router) {
-	json := func(limit int64) func(http.Handler) http.Handler { return s.limitBody(limit) }
-	r.With(json(s.maxJSONBody)).Post("/create-tally-queue", s.handle(electionQueue("tally", s.elections.StartTally)))
-	r.With(json(maxGuardianRecord)).Post("/create-decryption-queue", s.handle(s.createDecryptionQueue))
-	r.With(json(s.maxJSONBody)).Post("/create-combine-queue", s.handle(electionQueue("combine", s.elections.StartCombine)))
+	admin := s.adminOnly()
+	r.With(admin, s.limitBody(s.maxJSONBody)).Post("/create-tally-queue", s.handle(electionQueue("tally", s.elections.StartTally)))
+	// A guardian may start its own decryption: the handler checks.
+	r.With(s.requireRole(RoleAdmin, RoleGuardian), s.limitBody(maxGuardianRecord)).
+		Post("/create-decryption-queue", s.handle(s.createDecryptionQueue))
+	r.With(admin, s.limitBody(s.maxJSONBody)).Post("/create-combine-queue", s.handle(electionQueue("combine", s.elections.StartCombine)))
 	r.Route("/elections", func(r chi.Router) {
-		r.Get("/", s.handle(s.listElections))
-		r.With(s.limitBody(s.maxImport)).Post("/import", s.handle(s.importElection))
-		r.Get("/{electionId}", s.handle(getElectionJSON(withContext(s.elections.Info))))
-		r.Get("/{electionId}/results", s.handle(getElectionJSON(withContext(s.elections.Results))))
-		r.Get("/{electionId}/record", s.handle(s.electionRecord))
-		r.Get("/{electionId}/ballots/{trackingCode}", s.handle(getElectionJSON(s.ballotStatus)))
-		r.With(s.limitBody(s.maxBallotUpload)).Post("/{electionId}/ballots", s.handle(s.uploadBallots))
-		r.With(s.limitBody(maxSharesUpload)).Post("/{electionId}/guardians/{guardianId}/shares", s.handle(s.uploadShares))
-		r.With(s.limitBody(s.maxJSONBody)).Delete("/{electionId}/secrets", s.handle(s.eraseSecrets))
+		r.With(s.readers()).Get("/", s.handle(s.listElections))
+		r.With(admin, s.limitBody(s.maxImport)).Post("/import", s.handle(s.importElection))
+		read := r.With(s.electionReaders()...)
+		read.Get("/{electionId}", s.handle(getElectionJSON(withContext(s.elections.Info))))
+		read.Get("/{electionId}/results", s.handle(getElectionJSON(withContext(s.elections.Results))))
+		read.Get("/{electionId}/record", s.handle(s.electionRecord))
+		read.Get("/{electionId}/ballots/{trackingCode}", s.handle(getElectionJSON(s.ballotStatus)))
+		r.With(admin, s.limitBody(s.maxBallotUpload)).Post("/{electionId}/ballots", s.handle(s.uploadBallots))
+		r.With(append(s.guardianActs(), s.limitBody(maxSharesUpload))...).
+			Post("/{electionId}/guardians/{guardianId}/shares", s.handle(s.uploadShares))
+		r.With(admin, s.limitBody(s.maxJSONBody)).Delete("/{electionId}/secrets", s.handle(s.eraseSecrets))
 	})
 }
 
@@ -179,6 +183,9 @@ func (s *server) createDecryptionQueue(w http.ResponseWriter, r *http.Request) e
 	}
 	if req.GuardianID == "" {
 		return errorf(http.StatusBadRequest, CodeBadRequest, "field \"guardian_id\" is required")
+	}
+	if err := authorizeElection(r.Context(), id, req.GuardianID); err != nil {
+		return err
 	}
 	if len(req.GuardianRecord) == 0 || req.GuardianRecord[0] != '{' {
 		return errorf(http.StatusBadRequest, CodeBadRequest, "field \"guardian_record\" is required: the guardian's private record, a JSON object")

@@ -33,11 +33,20 @@ var _ api.ElectionService = (*election.Service)(nil)
 // function may change the server's Config before it starts.
 func newElectionFixture(t *testing.T, configure ...func(*api.Config)) *fixture {
 	t.Helper()
+	return newElectionFixtureWith(t, func(_ *fixture, cfg *api.Config) {
+		for _, c := range configure {
+			c(cfg)
+		}
+	})
+}
+
+// newElectionFixtureWith is newElectionFixture whose configure function
+// also sees the fixture (its pool, its engine).
+func newElectionFixtureWith(t *testing.T, configure func(*fixture, *api.Config)) *fixture {
+	t.Helper()
 	f := newFixture(t)
 	cfg := api.Config{Jobs: f.engine, Elections: newElectionService(t, f), AdminToken: testToken, Logger: slog.New(slog.DiscardHandler)}
-	for _, c := range configure {
-		c(&cfg)
-	}
+	configure(f, &cfg)
 	h, err := api.New(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -38,6 +38,9 @@ func (s *server) jobEvents(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := authorizeJob(r.Context(), st); err != nil {
+		return err
+	}
 	rc := http.NewResponseController(w)
 	// The stream must outlive any write timeout of the server.
 	if err := rc.SetWriteDeadline(time.Time{}); err != nil && !errors.Is(err, http.ErrNotSupported) {

@@ -48,6 +48,9 @@ func (s *server) jobStatus(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := authorizeJob(r.Context(), st); err != nil {
+		return err
+	}
 	writeJSON(w, http.StatusOK, st)
 	return nil
 }
@@ -150,9 +153,9 @@ func (s *server) jobAction(w http.ResponseWriter, r *http.Request, action string
 }
 
 // nonNil makes an empty list encode as [] rather than null.
-func nonNil(list []jobs.JobStatus) []jobs.JobStatus {
+func nonNil[T any](list []T) []T {
 	if list == nil {
-		return []jobs.JobStatus{}
+		return []T{}
 	}
 	return list
 }

@@ -37,7 +37,7 @@ func electionTraffic(t *testing.T, f *fixture, pub, priv string) {
 			t.Fatalf("GET %s: %d %s", path, resp.StatusCode, body)
 		}
 	}
-	f.wantError(request{method: "GET", path: "/api/elections", auth: "Bearer " + nonAdminToken}, http.StatusForbidden, "admin")
+	f.wantError(request{method: "POST", path: "/api/elections/import", auth: "Bearer " + nonAdminToken}, http.StatusForbidden, "admin")
 	f.wantError(request{method: "GET", path: "/api/elections", auth: "-"}, http.StatusUnauthorized, "Bearer")
 	f.wantError(request{method: "GET", path: unknownElection}, http.StatusNotFound, "999999")
 	f.wantError(request{method: "GET", path: "/api/elections/abc"}, http.StatusBadRequest, `"abc"`)

@@ -22,7 +22,7 @@ import (
 	"github.com/tallyq/tallyq/web"
 )
 
-// nonAdminToken authenticates a caller without the admin role, whom every
+// nonAdminToken authenticates a viewer, whom every
 // admin route refuses with 403.
 const nonAdminToken = "test-viewer-token-0123456789"
 
@@ -149,8 +149,12 @@ func TestOpenAPICoversEveryRoute(t *testing.T) {
 	}
 	// Only the routes matter here: the hub need not run, and any handler
 	// stands for River UI.
+	tokens, err := api.NewTokenStore(f.pool)
+	if err != nil {
+		t.Fatal(err)
+	}
 	cfg := api.Config{Jobs: f.engine, Elections: newElectionService(t, f), AdminToken: testToken, Sessions: sessions,
-		StatusHub: jobs.NewStatusHub(f.pool, jobs.StatusHubConfig{}), RiverUI: http.NotFoundHandler()}
+		StatusHub: jobs.NewStatusHub(f.pool, jobs.StatusHubConfig{}), RiverUI: http.NotFoundHandler(), Tokens: tokens}
 	withEveryRoute(t)(&cfg)
 	h, err := api.New(cfg)
 	if err != nil {
@@ -210,6 +214,7 @@ func TestOpenAPITraffic(t *testing.T) {
 	})
 	t.Run("jobs", func(t *testing.T) { jobTraffic(t, v) })
 	t.Run("sessions, events and River UI", func(t *testing.T) { sessionTraffic(t, v) })
+	t.Run("tokens and audit log", func(t *testing.T) { tokenTraffic(t, v) })
 
 	v.checkCoverage(t)
 }
@@ -357,7 +362,7 @@ func sessionTraffic(t *testing.T, v *specValidator) {
 		{"/api/jobs/" + randomID() + "/events", testToken, http.StatusNotFound, api.CodeJobNotFound},
 		{"/api/jobs/12345/events", testToken, http.StatusBadRequest, api.CodeInvalidID},
 		{"/api/jobs/" + job + "/events", "", http.StatusUnauthorized, api.CodeUnauthorized},
-		{"/api/jobs/" + job + "/events", riverUIViewerToken, http.StatusForbidden, api.CodeForbidden},
+		{"/api/jobs/" + job + "/events", riverUIViewerToken, http.StatusOK, ""},
 		{"/riverui/", testToken, http.StatusOK, ""},
 		{"/riverui/", riverUIViewerToken, http.StatusForbidden, api.CodeForbidden},
 		{"/riverui/", "", http.StatusUnauthorized, api.CodeUnauthorized},
@@ -382,4 +387,52 @@ func sessionTraffic(t *testing.T, v *specValidator) {
 		}
 		wantStatus(t, "sign-in with a wrong token", resp, body, http.StatusUnauthorized, api.CodeUnauthorized)
 	}
+}
+
+// tokenTraffic exercises the token routes and the audit log.
+func tokenTraffic(t *testing.T, v *specValidator) {
+	f := newElectionFixtureWith(t, func(f *fixture, cfg *api.Config) {
+		tokens, err := api.NewTokenStore(f.pool)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Tokens = tokens
+	})
+	f.client = v.client(t)
+	post := func(body string) request {
+		return request{method: "POST", path: "/api/tokens", contentType: "application/json", body: jsonBody(body)}
+	}
+	resp, body := f.do(post(`{"name":"auditor","role":"viewer"}`))
+	var created api.TokenCreated
+	if resp.StatusCode != http.StatusCreated || json.Unmarshal(body, &created) != nil || !strings.HasPrefix(created.Token, api.TokenPrefix) {
+		t.Fatalf("create a token: %d %s", resp.StatusCode, body)
+	}
+	f.wantError(post(`{"name":"x","role":"root"}`), http.StatusBadRequest, `role "root" is not one of admin, guardian, viewer`)
+	f.wantError(post(`{"name":"x","role":"guardian"}`), http.StatusBadRequest, "must name its election")
+	f.wantError(post(`{"name":"x","role":"guardian","election_id":99,"guardian_id":"1"}`), http.StatusBadRequest, `election 99 has no guardian "1"`)
+	f.wantError(post(`{"name":"x","role":"viewer","guardian_id":"1"}`), http.StatusBadRequest, "leave them out")
+	f.wantError(post(`{"name":"","role":"viewer"}`), http.StatusBadRequest, "needs a name")
+
+	if resp, body := f.do(request{method: "GET", path: "/api/tokens"}); resp.StatusCode != http.StatusOK || strings.Contains(string(body), created.Token) {
+		t.Errorf("list tokens: %d %s; want 200 without the token itself", resp.StatusCode, body)
+	}
+	f.wantError(request{method: "GET", path: "/api/tokens", auth: "Bearer " + created.Token}, http.StatusForbidden, "admin")
+	if resp, body := f.do(request{method: "GET", path: "/api/jobs/active", auth: "Bearer " + created.Token}); resp.StatusCode != http.StatusOK {
+		t.Errorf("the viewer's token on a read route: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := f.do(request{method: "DELETE", path: "/api/tokens/" + itoa(created.Info.ID)}); resp.StatusCode != http.StatusOK {
+		t.Errorf("revoke: %d %s", resp.StatusCode, body)
+	}
+	f.wantError(request{method: "GET", path: "/api/jobs/active", auth: "Bearer " + created.Token}, http.StatusUnauthorized, "revoked")
+	f.wantError(request{method: "DELETE", path: "/api/tokens/abc"}, http.StatusBadRequest, `"abc"`)
+	f.wantError(request{method: "DELETE", path: "/api/tokens/999999"}, http.StatusNotFound, "no token has id 999999")
+
+	resp, body = f.do(request{method: "GET", path: "/api/audit?limit=1"})
+	var page api.AuditResponse
+	if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &page) != nil || len(page.Entries) != 1 ||
+		page.Entries[0].Action != jobs.AuditRevokeToken || page.Before != page.Entries[0].ID {
+		t.Errorf("the audit log's newest line: %d %s; want the revocation and a cursor", resp.StatusCode, body)
+	}
+	f.wantError(request{method: "GET", path: "/api/audit?limit=0"}, http.StatusBadRequest, "limit")
+	f.wantError(request{method: "GET", path: "/api/audit?who=me"}, http.StatusBadRequest, "who")
 }

@@ -115,9 +115,9 @@ func (st *SessionStore) create(ctx context.Context, id Identity) (sess session, 
 	_, err = st.pool.Exec(ctx, `WITH expired AS (
 			DELETE FROM tallyq_sessions WHERE expires_at <= now() OR last_seen_at <= now() - $8::interval
 		)
-		INSERT INTO tallyq_sessions (id_hash, subject, role, election_id, guardian_id, csrf_token, expires_at)
-		VALUES ($1, $2, $3, $4, $5, $6, now() + $7::interval)`,
-		sess.idHash[:], id.Subject, string(id.Role), id.ElectionID, id.GuardianID, csrf, st.cfg.MaxAge, st.cfg.IdleTimeout)
+		INSERT INTO tallyq_sessions (id_hash, subject, role, election_id, guardian_id, csrf_token, expires_at, token_id)
+		VALUES ($1, $2, $3, $4, $5, $6, now() + $7::interval, nullif($9, 0))`,
+		sess.idHash[:], id.Subject, string(id.Role), id.ElectionID, id.GuardianID, csrf, st.cfg.MaxAge, st.cfg.IdleTimeout, id.TokenID)
 	if err != nil {
 		return session{}, "", fmt.Errorf("store session: %w", err)
 	}
@@ -137,15 +137,16 @@ func (st *SessionStore) fromRequest(r *http.Request) (session, error) {
 	sess := session{idHash: sha256.Sum256([]byte(c.Value))}
 	var role string
 	err = st.pool.QueryRow(r.Context(), `WITH found AS (
-			SELECT id_hash, subject, role, election_id, guardian_id, csrf_token, last_seen_at FROM tallyq_sessions
+			SELECT id_hash, subject, role, election_id, guardian_id, csrf_token, last_seen_at, token_id FROM tallyq_sessions
 			WHERE id_hash = $1 AND expires_at > now() AND last_seen_at > now() - $2::interval
 		), touched AS (
 			UPDATE tallyq_sessions s SET last_seen_at = now()
 			FROM found f WHERE s.id_hash = f.id_hash AND f.last_seen_at < now() - $3::interval
 		)
-		SELECT subject, role, election_id, guardian_id, csrf_token FROM found`,
+		SELECT subject, role, election_id, guardian_id, csrf_token, coalesce(token_id, 0) FROM found`,
 		sess.idHash[:], st.cfg.IdleTimeout, touchEvery).
-		Scan(&sess.identity.Subject, &role, &sess.identity.ElectionID, &sess.identity.GuardianID, &sess.csrfToken)
+		Scan(&sess.identity.Subject, &role, &sess.identity.ElectionID, &sess.identity.GuardianID, &sess.csrfToken,
+			&sess.identity.TokenID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return session{}, errSessionEnded
 	}
@@ -170,7 +171,7 @@ func (st *SessionStore) delete(ctx context.Context, idHash [sha256.Size]byte) er
 func randomToken() (string, error) {
 	b := make([]byte, sessionIDBytes)
 	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("make a session token: %w", err)
+		return "", fmt.Errorf("make a random token: %w", err)
 	}
 	return base64.RawURLEncoding.EncodeToString(b), nil
 }

@@ -84,6 +84,10 @@ func (e *Engine) CreateJobTx(ctx context.Context, tx pgx.Tx, p CreateParams) (Jo
 	if err := e.enqueueRange(ctx, tx, id, p.OperationType, 0, released); err != nil {
 		return JobStatus{}, err
 	}
+	if err := RecordAudit(ctx, tx, AuditEntry{Actor: p.CreatedBy, Action: AuditStartJob, ElectionID: p.ElectionID, JobID: &id,
+		Detail: fmt.Sprintf("%s, %d chunks", p.OperationType, p.TotalChunks)}); err != nil {
+		return JobStatus{}, err
+	}
 	e.log.Info("job created", "job_id", id, "operation", p.OperationType, "chunks", p.TotalChunks, "created_by", p.CreatedBy)
 	return statusOf(ctx, tx, id)
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/tallyq/tallyq/queue"
 )
@@ -136,20 +137,29 @@ func notifyStatus(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
 // Cancel stops a QUEUED or IN_PROGRESS job: its pending chunks are cancelled;
 // chunks already running finish and are counted.
 func (e *Engine) Cancel(ctx context.Context, id uuid.UUID, by string) (JobStatus, error) {
-	err := pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error {
-		s, err := lockJob(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		if s.Status.Terminal() {
-			return fmt.Errorf("%w: job %s is %s; only QUEUED or IN_PROGRESS jobs can be cancelled", ErrConflict, id, s.Status)
-		}
-		if _, err := tx.Exec(ctx, `UPDATE job_chunks SET state = 'cancelled', not_before = NULL, finished_at = now()
+	// The cancel locks the job's pending chunks while claims lock some of
+	// them in their own order: Postgres may end either in a deadlock, and a
+	// cancel is tried again (a claim's message is delivered again).
+	err := retryDeadlock(ctx, func() error {
+		return pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error {
+			s, err := lockJob(ctx, tx, id)
+			if err != nil {
+				return err
+			}
+			if s.Status.Terminal() {
+				return fmt.Errorf("%w: job %s is %s; only QUEUED or IN_PROGRESS jobs can be cancelled", ErrConflict, id, s.Status)
+			}
+			if _, err := tx.Exec(ctx, `UPDATE job_chunks SET state = 'cancelled', not_before = NULL, finished_at = now()
 			WHERE job_id = $1 AND state = 'pending'`, id); err != nil {
-			return fmt.Errorf("cancel chunks of job %s: %w", id, err)
-		}
-		msg := "cancelled by " + by
-		return setStatus(ctx, tx, id, StatusCancelled, &msg)
+				return fmt.Errorf("cancel chunks of job %s: %w", id, err)
+			}
+			msg := "cancelled by " + by
+			if err := setStatus(ctx, tx, id, StatusCancelled, &msg); err != nil {
+				return err
+			}
+			return RecordAudit(ctx, tx, AuditEntry{Actor: by, Action: AuditCancelJob, ElectionID: s.ElectionID, JobID: &id,
+				Detail: fmt.Sprintf("%s, was %s", s.OperationType, s.Status)})
+		})
 	})
 	if err != nil {
 		return JobStatus{}, err
@@ -193,6 +203,10 @@ func (e *Engine) Retry(ctx context.Context, id uuid.UUID, by string) (JobStatus,
 			return fmt.Errorf("resume job %s: %w", id, err)
 		}
 		if err := notifyStatus(ctx, tx, id); err != nil {
+			return err
+		}
+		if err := RecordAudit(ctx, tx, AuditEntry{Actor: by, Action: AuditRetryJob, ElectionID: s.ElectionID, JobID: &id,
+			Detail: fmt.Sprintf("%s, was %s, %d chunks queued again", s.OperationType, s.Status, requeued)}); err != nil {
 			return err
 		}
 		msgs := make([]queue.Message, len(chunks))
@@ -265,4 +279,22 @@ func (e *Engine) release(ctx context.Context, tx pgx.Tx, s JobStatus, settled in
 // Operations call it after creating a job with no chunks.
 func (e *Engine) Settle(ctx context.Context, id uuid.UUID) error {
 	return e.finalize(ctx, id)
+}
+
+// deadlockTries bounds retryDeadlock.
+const deadlockTries = 5
+
+// deadlockDetected is Postgres's SQLSTATE deadlock_detected.
+const deadlockDetected = "40P01"
+
+// retryDeadlock runs tx, a whole transaction, again while Postgres ends it
+// as the victim of a deadlock, up to deadlockTries times.
+func retryDeadlock(ctx context.Context, tx func() error) error {
+	for try := 1; ; try++ {
+		err := tx()
+		var pgErr *pgconn.PgError
+		if err == nil || try == deadlockTries || !errors.As(err, &pgErr) || pgErr.Code != deadlockDetected || ctx.Err() != nil {
+			return err
+		}
+	}
 }

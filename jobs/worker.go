@@ -379,8 +379,12 @@ const claimSQL = `
 						OR (c.state = 'running' AND c.lease_until < now()))
 				RETURNING c.job_id, c.chunk_no, c.claim, c.attempts, j.max_attempts, j.election_id, j.metadata, c.last_error
 			), started AS (
+				-- SKIP LOCKED: a QUEUED job's row is locked only by a cancel (which
+				-- waits for these chunk rows: waiting here would deadlock) or by
+				-- another claim, which starts it.
 				UPDATE election_jobs SET status = 'IN_PROGRESS', started_at = coalesce(started_at, now()), updated_at = now()
-				WHERE job_id IN (SELECT job_id FROM claimed) AND status = 'QUEUED'
+				WHERE job_id IN (SELECT q.job_id FROM election_jobs q WHERE q.job_id IN (SELECT job_id FROM claimed)
+					AND q.status = 'QUEUED' FOR UPDATE SKIP LOCKED)
 				RETURNING pg_notify($4, job_id::text)
 			)
 			SELECT claimed.* FROM claimed LEFT JOIN (SELECT count(*) FROM started) s ON true`

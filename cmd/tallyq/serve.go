@@ -45,10 +45,16 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		svc.pool.Close()
 		return err
 	}
+	tokens, err := api.NewTokenStore(svc.pool)
+	if err != nil {
+		svc.pool.Close()
+		return err
+	}
 	handler, err := api.New(api.Config{
 		Jobs:           svc.engine,
 		Elections:      svc.elections,
 		AdminToken:     opts.adminToken,
+		Tokens:         tokens,
 		Logger:         logger.With("component", "http"),
 		Metrics:        svc.metrics.Handler(),
 		ObserveRequest: svc.metrics.ObserveRequest,

@@ -417,8 +417,14 @@ func orderedParts(parts []record.CompensatedShare, available []string) []record.
 // Complete makes the results final and erases the sealed guardian secrets,
 // which are no longer needed.
 func (o *combineOp) Complete(ctx context.Context, tx pgx.Tx, job jobs.JobStatus) error {
-	if _, err := tx.Exec(ctx, `DELETE FROM guardian_secrets WHERE election_id = $1`, *job.ElectionID); err != nil {
+	tag, err := tx.Exec(ctx, `DELETE FROM guardian_secrets WHERE election_id = $1`, *job.ElectionID)
+	if err != nil {
 		return fmt.Errorf("erase guardian secrets: %w", err)
+	}
+	if err := jobs.RecordAudit(ctx, tx, jobs.AuditEntry{Actor: job.CreatedBy, Action: jobs.AuditEraseSecrets,
+		ElectionID: job.ElectionID, JobID: &job.JobID,
+		Detail: fmt.Sprintf("%d sealed secrets erased by the completed combine", tag.RowsAffected())}); err != nil {
+		return err
 	}
 	return setState(ctx, tx, *job.ElectionID, StateDecrypted)
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tallyq/tallyq/eg"
 	"github.com/tallyq/tallyq/eg/record"
+	"github.com/tallyq/tallyq/jobs"
 )
 
 // Definition is an election before it has ballots: what a key ceremony
@@ -179,7 +180,9 @@ func (s *Service) createTx(ctx context.Context, tx pgx.Tx, def *Definition) (int
 			return 0, fmt.Errorf("insert guardian %s: %w", g.GuardianID, err)
 		}
 	}
-	return id, nil
+	err = jobs.RecordAudit(ctx, tx, jobs.AuditEntry{Actor: def.CreatedBy, Action: jobs.AuditImport, ElectionID: &id,
+		Detail: fmt.Sprintf("%q, %d guardians, quorum %d", name, def.Context.NumberOfGuardians, def.Context.Quorum)})
+	return id, err
 }
 
 func nonNil[T any](s []T) []T {

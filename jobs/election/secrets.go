@@ -12,6 +12,7 @@ import (
 	"github.com/tallyq/tallyq/eg"
 	"github.com/tallyq/tallyq/eg/record"
 	"github.com/tallyq/tallyq/internal/seal"
+	"github.com/tallyq/tallyq/jobs"
 )
 
 // sealedSecret is what tallyq keeps of a guardian's private record: s_i and
@@ -113,10 +114,19 @@ func (s *Service) EraseSecrets(ctx context.Context, electionID int64, by string)
 	if _, err := s.load(ctx, electionID); err != nil {
 		return 0, err
 	}
-	tag, err := s.pool.Exec(ctx, `DELETE FROM guardian_secrets WHERE election_id = $1`, electionID)
+	var erased int64
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM guardian_secrets WHERE election_id = $1`, electionID)
+		if err != nil {
+			return fmt.Errorf("erase secrets of election %d: %w", electionID, err)
+		}
+		erased = tag.RowsAffected()
+		return jobs.RecordAudit(ctx, tx, jobs.AuditEntry{Actor: by, Action: jobs.AuditEraseSecrets, ElectionID: &electionID,
+			Detail: fmt.Sprintf("%d sealed secrets erased", erased)})
+	})
 	if err != nil {
-		return 0, fmt.Errorf("erase secrets of election %d: %w", electionID, err)
+		return 0, err
 	}
-	s.log.Info("guardian secrets erased", "election_id", electionID, "count", tag.RowsAffected(), "by", by)
-	return tag.RowsAffected(), nil
+	s.log.Info("guardian secrets erased", "election_id", electionID, "count", erased, "by", by)
+	return erased, nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tallyq/tallyq/eg/record"
+	"github.com/tallyq/tallyq/jobs"
 )
 
 // SharesReport is the outcome of an offline guardian's upload.
@@ -57,6 +58,10 @@ func (s *Service) UploadShares(ctx context.Context, electionID int64, guardianID
 		if _, err := tx.Exec(ctx, `UPDATE guardians SET decryption_mode = 'offline', decrypted_at = now()
 			WHERE election_id = $1 AND guardian_id = $2`, electionID, guardianID); err != nil {
 			return fmt.Errorf("record guardian %q as decrypted: %w", guardianID, err)
+		}
+		if err := jobs.RecordAudit(ctx, tx, jobs.AuditEntry{Actor: by, Action: jobs.AuditUploadShares, ElectionID: &electionID,
+			GuardianID: guardianID, Detail: fmt.Sprintf("%d shares, %d compensated shares", rep.Shares, rep.CompensatedShares)}); err != nil {
+			return err
 		}
 		return setState(ctx, tx, electionID, StateDecrypting)
 	})
