@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -76,12 +77,23 @@ func jsonError(err error) error {
 		if typeErr.Field == "" {
 			return errorf(http.StatusBadRequest, CodeInvalidJSON, "the body must be a JSON object, not a JSON %s", typeErr.Value)
 		}
-		return errorf(http.StatusBadRequest, CodeInvalidJSON, "field %q must be a JSON %s, not %s", typeErr.Field, typeErr.Type, typeErr.Value)
+		return errorf(http.StatusBadRequest, CodeInvalidJSON, "field %q must be a JSON %s, not %s", typeErr.Field, jsonTypeName(typeErr.Type), typeErr.Value)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		// encoding/json has no typed error for DisallowUnknownFields.
 		return errorf(http.StatusBadRequest, CodeInvalidJSON, "unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
 	}
 	return bodyReadError(err)
+}
+
+// jsonTypeName names a Go type as a client knows it: api.Role is a string.
+func jsonTypeName(t reflect.Type) string {
+	if t == nil {
+		return "value"
+	}
+	if t.PkgPath() != "" {
+		return t.Kind().String()
+	}
+	return t.String()
 }
 
 // bodyReadError reports a failure to read the body: its size limit (413) or

@@ -316,6 +316,10 @@ func getElectionJSON[T any](get func(r *http.Request, electionID int64) (T, erro
 
 // listElections answers GET /api/elections: {"elections":[…]}, newest first.
 func (s *server) listElections(w http.ResponseWriter, r *http.Request) error {
+	// It takes no filters yet: one a client expects must not be ignored.
+	if _, err := newQueryParams(r); err != nil {
+		return err
+	}
 	list, err := s.elections.List(r.Context())
 	if err != nil {
 		return err

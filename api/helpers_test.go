@@ -62,6 +62,8 @@ type fixture struct {
 	srv     *httptest.Server
 	// client sends the test's requests; nil means http.DefaultClient.
 	client *http.Client
+	// stopWorkers stops the workers runWorkers started.
+	stopWorkers func()
 }
 
 // httpClient is the client the fixture's requests go through.
@@ -127,8 +129,9 @@ func (f *fixture) runWorkers() (stop func()) {
 			f.t.Errorf("RunMaintenance: %v", err)
 		}
 	}()
-	stop = func() { cancel(); wg.Wait() }
+	stop = sync.OnceFunc(func() { cancel(); wg.Wait() })
 	f.t.Cleanup(stop)
+	f.stopWorkers = stop
 	return stop
 }
 

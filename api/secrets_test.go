@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"math/big"
 	"net/http"
@@ -18,6 +19,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+	amqp "github.com/rabbitmq/amqp091-go"
+
 	"github.com/tallyq/tallyq/api"
 	"github.com/tallyq/tallyq/eg"
 	"github.com/tallyq/tallyq/eg/record"
@@ -27,6 +31,8 @@ import (
 	"github.com/tallyq/tallyq/internal/testdb"
 	"github.com/tallyq/tallyq/jobs"
 	"github.com/tallyq/tallyq/jobs/election"
+	"github.com/tallyq/tallyq/queue"
+	"github.com/tallyq/tallyq/queue/rabbitmq"
 	riverbroker "github.com/tallyq/tallyq/queue/river"
 )
 
@@ -48,12 +54,20 @@ func (b *lockedBuffer) Bytes() []byte {
 	return bytes.Clone(b.buf.Bytes())
 }
 
-// A full pipeline at debug log level, guardians decrypting on the server
-// with a canary planted in each private record: no guardian secret, backup
-// or auxiliary key, in any encoding, appears in the logs, the API's
-// responses, River's job rows or a pg_dump of the database, and the canary
-// is found only where it was planted (the requests).
+// A full pipeline at debug log level on each broker, guardians decrypting
+// on the server with a canary planted in each private record: no guardian
+// secret, backup or auxiliary key, in any encoding (hex in either case,
+// decimal, base64, raw bytes), appears in the logs, the API's responses,
+// the broker's messages (River's job rows; a firehose tap of every message
+// RabbitMQ is given) or a pg_dump of the database; the canary is found where
+// it was planted (the requests); and after combine no sealed secret is left.
 func TestNoSecretsLeak(t *testing.T) {
+	for _, broker := range []string{"river", "rabbitmq"} {
+		t.Run(broker, func(t *testing.T) { noSecretsLeak(t, broker) })
+	}
+}
+
+func noSecretsLeak(t *testing.T, brokerName string) {
 	pub, priv := fixtures.Record(t, "minimal"), fixtures.Private(t, "minimal")
 	pgDump, err := exec.LookPath("pg_dump")
 	if err != nil {
@@ -65,10 +79,7 @@ func TestNoSecretsLeak(t *testing.T) {
 	logs := &lockedBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	pool := testdb.New(t)
-	broker, err := riverbroker.New(pool, riverbroker.Config{Logger: logger, FetchPollInterval: 50 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
+	broker, tap := leakBroker(t, brokerName, pool, logger)
 	engine, err := jobs.NewEngine(pool, broker, jobs.Config{Logger: logger, SweepInterval: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -117,9 +128,15 @@ func TestNoSecretsLeak(t *testing.T) {
 		}
 		f.waitForJob(q.JobID, func(p jobProgress) { b, _ := json.Marshal(p); record(b) })
 	}
+	if n := sealedSecrets(t, pool, id); n != 3 {
+		t.Fatalf("%d sealed secrets before combine, want the 3 decrypting guardians'", n)
+	}
 	combine := f.queue("/api/create-combine-queue", idBody, http.StatusAccepted)
 	if p := f.waitForJob(combine.JobID, func(p jobProgress) { b, _ := json.Marshal(p); record(b) }); p.Status != "COMPLETED" {
 		t.Fatalf("combine ended %+v", p)
+	}
+	if n := sealedSecrets(t, pool, id); n != 0 {
+		t.Errorf("%d sealed secrets left after combine", n)
 	}
 	for _, path := range []string{"/api/elections/" + itoa(id), "/api/elections/" + itoa(id) + "/results",
 		"/api/elections/" + itoa(id) + "/record", "/api/jobs?electionId=" + itoa(id)} {
@@ -139,8 +156,15 @@ func TestNoSecretsLeak(t *testing.T) {
 		}
 		riverRows.WriteString(s)
 	}
-	if rows.Err() != nil || riverRows.Len() == 0 {
-		t.Fatalf("no River job rows to scan (%v)", rows.Err())
+	if rows.Err() != nil {
+		t.Fatal(rows.Err())
+	}
+	messages := riverRows.Bytes()
+	if tap != nil {
+		messages = tap()
+	}
+	if len(messages) == 0 || (tap != nil && !bytes.Contains(messages, []byte("publish."))) {
+		t.Fatalf("no %s messages to scan (%d bytes)", brokerName, len(messages))
 	}
 	dump, err := exec.Command(pgDump, "--no-owner", pool.Config().ConnString()).Output()
 	if err != nil {
@@ -157,13 +181,114 @@ func TestNoSecretsLeak(t *testing.T) {
 		}
 	}
 	for where, data := range map[string][]byte{"the logs": logs.Bytes(), "the API responses": responses.Bytes(),
-		"River's job rows": riverRows.Bytes(), "pg_dump": dump} {
+		"the " + brokerName + " broker's messages": messages, "River's job rows": riverRows.Bytes(), "pg_dump": dump} {
 		for _, leak := range scan.Scan(where, data) {
 			t.Errorf("leak: %s", leak)
 		}
 	}
 	if !bytes.Contains(logs.Bytes(), []byte(`"level":"DEBUG"`)) {
 		t.Error("no debug line was logged; the run was not at debug level")
+	}
+}
+
+// sealedSecrets counts an election's sealed guardian secrets.
+func sealedSecrets(t *testing.T, pool *pgxpool.Pool, electionID int64) int {
+	t.Helper()
+	var n int
+	if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM guardian_secrets WHERE election_id = $1`, electionID).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// leakBroker returns the named broker on pool and, for RabbitMQ, a tap: a
+// function returning every message the node was given from now on (bodies
+// and headers, through the firehose tracer), which it stops tapping then.
+func leakBroker(t *testing.T, name string, pool *pgxpool.Pool, logger *slog.Logger) (queue.Broker, func() []byte) {
+	t.Helper()
+	if name == "river" {
+		broker, err := riverbroker.New(pool, riverbroker.Config{Logger: logger, FetchPollInterval: 50 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return broker, nil
+	}
+	url, dir := testRabbitMQ(t)
+	broker, err := rabbitmq.New(pool, rabbitmq.Config{URL: url, QueuePrefix: "tallyq-leak-" + randomHex(t, 4), Logger: logger,
+		Operations: []string{election.OpTally, election.OpDecryption, election.OpCombine}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return broker, firehoseTap(t, url, dir)
+}
+
+// testRabbitMQ is the node of scripts/with-servers.sh (TALLYQ_TEST_RABBITMQ=1,
+// as `make test` sets) and its directory; their absence skips, or fails in CI.
+func testRabbitMQ(t *testing.T) (url, dir string) {
+	t.Helper()
+	url, dir = os.Getenv("TALLYQ_TEST_RABBITMQ_URL"), os.Getenv("TALLYQ_TEST_RABBITMQ_DIR")
+	if url == "" || dir == "" {
+		why := "TALLYQ_TEST_RABBITMQ_URL or _DIR is not set: run `make test` (or TALLYQ_TEST_RABBITMQ=1 scripts/with-servers.sh go test ./api/)"
+		if os.Getenv("CI") == "true" {
+			t.Fatal(why)
+		}
+		t.Skip(why)
+	}
+	return url, dir
+}
+
+// firehoseTap turns on the node's firehose tracer and binds a queue of its
+// own to amq.rabbitmq.trace, which then receives a copy of every message
+// published to or delivered by the node, with its properties. The returned
+// function drains that queue and turns the tracer off again.
+func firehoseTap(t *testing.T, url, dir string) func() []byte {
+	t.Helper()
+	ctl := func(args ...string) {
+		out, err := exec.Command("../scripts/rabbitmq.sh", append([]string{"ctl", dir}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("rabbitmqctl %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	conn, err := amqp.Dial(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := ch.QueueDeclare("", false, true, true, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.QueueBind(q.Name, "#", "amq.rabbitmq.trace", false, nil); err != nil {
+		t.Fatal(err)
+	}
+	ctl("trace_on")
+	stopped := false
+	stop := func() {
+		if !stopped {
+			stopped = true
+			ctl("trace_off")
+		}
+	}
+	t.Cleanup(stop)
+	return func() []byte {
+		stop()
+		var all bytes.Buffer
+		for {
+			d, ok, err := ch.Get(q.Name, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !ok {
+				return all.Bytes()
+			}
+			fmt.Fprintf(&all, "%s %v %v\n", d.RoutingKey, d.Headers, d.CorrelationId)
+			all.Write(d.Body)
+			all.WriteByte('\n')
+		}
 	}
 }
 

@@ -108,6 +108,10 @@ func (h *Hex) UnmarshalJSON(b []byte) error {
 	}
 	var w hexJSON
 	if err := json.Unmarshal(b, &w); err != nil {
+		var typ *json.UnmarshalTypeError
+		if errors.As(err, &typ) {
+			return elementTypeError{typ}
+		}
 		return fmt.Errorf("element: %w", err)
 	}
 	if w.Data == nil {
@@ -120,6 +124,17 @@ func (h *Hex) UnmarshalJSON(b []byte) error {
 	*h = v
 	return nil
 }
+
+// elementTypeError is an element of the wrong JSON type. It says what to send
+// where encoding/json would name our wire type, and unwraps to encoding/json's
+// error, which says where it is.
+type elementTypeError struct{ typ *json.UnmarshalTypeError }
+
+func (e elementTypeError) Error() string {
+	return fmt.Sprintf(`element is a JSON %s; want {"data": "<hex>"}`, e.typ.Value)
+}
+
+func (e elementTypeError) Unwrap() error { return e.typ }
 
 // plainHexJSON returns the digits of b when it is exactly {"data":"<digits>"} (spaces
 // allowed around the tokens, no escapes), the form every record writes, which is read

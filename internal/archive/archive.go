@@ -18,6 +18,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -130,14 +131,14 @@ func writeEntry(dir, name string, r io.Reader, b *budget) error {
 	}
 	target := filepath.Join(dir, filepath.FromSlash(clean))
 	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-		return err
+		return badEntry(name, err)
 	}
 	f, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return fmt.Errorf("%w: entry %q appears twice", ErrInvalid, name)
 		}
-		return err
+		return badEntry(name, err)
 	}
 	defer f.Close()
 	n, err := io.Copy(f, io.LimitReader(r, b.left+1))
@@ -202,4 +203,16 @@ func (t *TarGzWriter) Put(name string, data []byte) error {
 // Close ends the archive.
 func (t *TarGzWriter) Close() error {
 	return errors.Join(t.tw.Close(), t.gz.Close())
+}
+
+// badEntry reports an entry whose name no file can have here (a file where
+// a folder is, a NUL, a name too long) as the archive's fault; other
+// failures are the server's.
+func badEntry(name string, err error) error {
+	for _, errno := range []syscall.Errno{syscall.ENOTDIR, syscall.EISDIR, syscall.EEXIST, syscall.EINVAL, syscall.ENAMETOOLONG} {
+		if errors.Is(err, errno) {
+			return fmt.Errorf("%w: entry %q cannot be written as a file: %v", ErrInvalid, name, errno)
+		}
+	}
+	return err
 }

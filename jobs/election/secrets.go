@@ -43,6 +43,11 @@ func extractSecret(el *loaded, dec *record.Decryptor, guardianID string, raw []b
 	if err != nil || !g.GPow(secret).Equal(pub.Key) {
 		return nil, fmt.Errorf("%w: the secret key in guardian_record does not match guardian %q's public key in the election", ErrInvalid, guardianID)
 	}
+	// The record's own public key is not used, but one that disagrees says
+	// the file is damaged or pieced together: refuse it rather than guess.
+	if own, err := p.ElectionKeys.KeyPair.PublicKey.P(g); err != nil || !own.Equal(pub.Key) {
+		return nil, fmt.Errorf("%w: the public key in guardian_record is not guardian %q's public key in the election", ErrInvalid, guardianID)
+	}
 	t := &record.Trustee{ID: guardianID, Secret: secret, Backups: map[string]eg.ElementModQ{}}
 	for _, other := range el.guardians {
 		if other.GuardianID == guardianID {

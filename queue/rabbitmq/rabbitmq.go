@@ -206,11 +206,11 @@ func checkURL(raw string) (amqp.URI, error) {
 	}
 	uri, err := amqp.ParseURI(raw)
 	if err != nil {
-		// A url.Error quotes the whole URL, password included: keep only
-		// what is wrong.
+		// A url.Error quotes the URL, or a part of it such as a "port"
+		// that is really a password with a '#' in it: say nothing of it.
 		var ue *url.Error
 		if errors.As(err, &ue) {
-			err = ue.Err
+			return amqp.URI{}, errors.New("rabbitmq broker: AMQP URL is not valid: it does not parse as amqp://user:password@host:port/vhost (percent-encode special characters in the password)")
 		}
 		return amqp.URI{}, fmt.Errorf("rabbitmq broker: AMQP URL is not valid: %w", err)
 	}
