@@ -104,7 +104,14 @@ func TestCancelWhileClaimsStartTheJob(t *testing.T) {
 		if s.Status != StatusCancelled {
 			t.Fatalf("job %d after its cancel: %+v", i, s)
 		}
-		// The chunks claimed before the cancel finish; none is counted twice.
+		// The chunks claimed before the cancel finish (after the job is
+		// CANCELLED); then each result is counted once.
+		h.waitFor(time.Minute, "the cancelled job's running chunks to finish", func() bool {
+			var running int
+			err := h.pool.QueryRow(ctx, `SELECT count(*) FROM job_chunks WHERE job_id = $1 AND state = 'running'`, job.JobID).Scan(&running)
+			return err == nil && running == 0
+		})
+		s = h.status(job.JobID)
 		rows, distinct, _ := h.applied(job.JobID)
 		if rows != distinct || s.ProcessedChunks != rows {
 			t.Fatalf("job %d: %d results for %d chunks, %d counted", i, rows, distinct, s.ProcessedChunks)
