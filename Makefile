@@ -7,7 +7,7 @@ PKGS ?= ./...
 TEST_TIMEOUT ?= 25m
 FUZZTIME ?= 5s
 
-.PHONY: run test test-go fuzz deps build lint bench bench-tiny stop clean distclean
+.PHONY: run test test-go fuzz deps build lint bench bench-tiny chaos stop clean distclean
 
 ## run: start (or reuse) a private Postgres in ./.tallyq, migrate, serve on :8080
 run:
@@ -50,6 +50,15 @@ bench: deps
 bench-tiny: deps
 	$(GO) build -o bin/tallyq ./cmd/tallyq
 	TALLYQ_TEST_RABBITMQ=1 scripts/with-servers.sh scripts/bench.sh tiny
+
+## chaos: the chaos run on both brokers (see scripts/chaos.sh): a 20,000-ballot
+## election through the whole pipeline while worker processes are SIGKILLed
+## every 2-5 s, Postgres is crashed once and the RabbitMQ node killed once;
+## the results, every job's counts and an audit of every chunk's effect are
+## checked. CHAOSFLAGS adds flags of `tallyq bench chaos` (e.g. --verify).
+## A shortened run is part of `make test` (bench TestChaosShort).
+chaos: deps
+	scripts/chaos.sh both $(CHAOSFLAGS)
 
 ## stop: stop the Postgres of `make run` (its data stays in ./.tallyq)
 stop:

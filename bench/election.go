@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -39,8 +40,12 @@ var brokerOperations = []string{election.OpTally, election.OpDecryption, "COMPEN
 type serviceConfig struct {
 	// amqpURL selects the RabbitMQ broker on that node; "" selects River.
 	amqpURL string
-	// sealing gives the service a fresh key to seal guardian secrets.
+	// sealing gives the service a key to seal guardian secrets: sealKey
+	// (hex, as TALLYQ_SECRET_KEY takes it), or a fresh one when that is "".
 	sealing bool
+	sealKey string
+	// queuePrefix names the RabbitMQ queues (default benchPrefix-pipeline).
+	queuePrefix string
 }
 
 func newElectionService(pool *pgxpool.Pool, cfg serviceConfig, logger *slog.Logger) (*electionService, error) {
@@ -49,7 +54,7 @@ func newElectionService(pool *pgxpool.Pool, cfg serviceConfig, logger *slog.Logg
 		err    error
 	)
 	if cfg.amqpURL != "" {
-		broker, err = rabbitmq.New(pool, rabbitmq.Config{URL: cfg.amqpURL, Operations: brokerOperations, QueuePrefix: benchPrefix + "-pipeline", Logger: logger})
+		broker, err = rabbitmq.New(pool, rabbitmq.Config{URL: cfg.amqpURL, Operations: brokerOperations, QueuePrefix: cmp.Or(cfg.queuePrefix, benchPrefix+"-pipeline"), Logger: logger})
 	} else {
 		broker, err = riverbroker.New(pool, riverbroker.Config{Logger: logger})
 	}
@@ -62,7 +67,13 @@ func newElectionService(pool *pgxpool.Pool, cfg serviceConfig, logger *slog.Logg
 	}
 	ecfg := election.Config{Logger: logger}
 	if cfg.sealing {
-		key, err := newSealKey()
+		hexKey := cfg.sealKey
+		if hexKey == "" {
+			if hexKey, err = NewSealKey(); err != nil {
+				return nil, err
+			}
+		}
+		key, err := seal.ParseKey(hexKey)
 		if err != nil {
 			return nil, err
 		}
@@ -75,13 +86,14 @@ func newElectionService(pool *pgxpool.Pool, cfg serviceConfig, logger *slog.Logg
 	return &electionService{pool: pool, engine: engine, svc: svc}, nil
 }
 
-// newSealKey returns a random key for sealing guardian secrets.
-func newSealKey() (seal.Key, error) {
+// NewSealKey returns a random key for sealing guardian secrets, in hex as
+// TALLYQ_SECRET_KEY takes it.
+func NewSealKey() (string, error) {
 	b := make([]byte, seal.KeySize)
 	if _, err := rand.Read(b); err != nil {
-		return seal.Key{}, err
+		return "", err
 	}
-	return seal.ParseKey(hex.EncodeToString(b))
+	return hex.EncodeToString(b), nil
 }
 
 // PoolInfo says which ballot pool a scenario used.

@@ -58,6 +58,8 @@ var benchScenarios = []benchScenario{
 		summary: "scale: the verified tally rate (CPU-bound) with --processes `tallyq worker --concurrency 1`\nprocesses against one, alternating, and the speedup."},
 	{name: "api", options: func() benchOptions { return &apiBenchOptions{} },
 		summary: "api: GET /api/jobs/{id}/status latency (p50, p99) and errors of --pollers clients of a\n`tallyq serve` while its workers run a verified tally, against the same polling with\nnothing running."},
+	{name: "chaos", options: func() benchOptions { return &chaosBenchOptions{} },
+		summary: "chaos: not a benchmark but a fault-injection run (`make chaos`): a whole election (tally,\n--missing guardians compensated, combine) on --workers `tallyq worker` processes while one\nof them is SIGKILLed every --kill-min to --kill-max and started again, the Postgres of\n--postgres-dir is crashed once (pg_ctl -m immediate) and, with --broker rabbitmq, the node of\n--rabbitmq-dir is killed once (SIGKILL). Then the results must equal the voters' plaintext,\nevery job must have completed with processed == total chunks, and an audit of the result\ntables must find every chunk's effect exactly once. It prints the kills and crashes survived."},
 	{name: "create", options: func() benchOptions { return &createBenchOptions{} },
 		summary: "create: the time to create a --chunks no-op job through the engine (one transaction:\nthe job, a row per chunk, a River job per chunk of its first enqueue window) against\ninserting a raw River job per chunk, and this process's peak memory (VmHWM)."},
 }
@@ -143,7 +145,7 @@ func mergeBenchJSON(path, name string, res any) error {
 	default:
 		var old map[string]json.RawMessage
 		if json.Unmarshal(b, &old) == nil {
-			for _, n := range append(benchScenarioNames(), queueRabbitMQKey, pipelineRabbitMQKey) {
+			for _, n := range append(benchScenarioNames(), queueRabbitMQKey, pipelineRabbitMQKey, "chaos-river", "chaos-rabbitmq") {
 				if v, ok := old[n]; ok {
 					all[n] = v
 				}

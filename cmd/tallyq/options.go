@@ -17,8 +17,12 @@ const (
 	defaultComputeNice   = 0
 	defaultMaxAttempts   = 5
 	defaultShutdownGrace = 30 * time.Second
-	defaultHTTPAddr      = ":8080"
-	defaultServeWorkers  = 2
+	defaultLease         = 30 * time.Second
+	// minLease leaves heartbeats (every third of the lease) time to reach
+	// a busy database.
+	minLease            = 3 * time.Second
+	defaultHTTPAddr     = ":8080"
+	defaultServeWorkers = 2
 	// defaultWorkerGCPercent is a worker's GOGC. A tally's live heap is a few MB,
 	// so the heap goal sits at the runtime's 4 MB floor (GOGC 100); 50 halves the
 	// floor, which took 1–2 MiB off a worker's peak resident set in the memory
@@ -75,6 +79,7 @@ type engineOptions struct {
 	memoryBudget  byteSize
 	computeNice   int
 	maxAttempts   int
+	lease         time.Duration
 	shutdownGrace time.Duration
 	chunkSize     int
 }
@@ -95,6 +100,8 @@ func (o *engineOptions) register(fs *flagSet) {
 		"nice `value` (0-19) of the threads computing chunks, so that the API, Postgres and lease renewals on the same machine come first when the cores are full (0: the process's own priority; Linux only)")
 	fs.IntEnv(&o.maxAttempts, "max-attempts", "TALLYQ_MAX_ATTEMPTS", defaultMaxAttempts,
 		"attempts per chunk before it is failed")
+	fs.DurationEnv(&o.lease, "lease", "TALLYQ_LEASE", defaultLease,
+		"how long a chunk's claim lasts without a heartbeat (sent every third of it): a chunk whose worker died is handed out again this long after its last heartbeat")
 	fs.DurationEnv(&o.shutdownGrace, "shutdown-grace", "TALLYQ_SHUTDOWN_GRACE", defaultShutdownGrace,
 		"on SIGTERM, how long in-flight chunks and requests may finish before they are released")
 	fs.IntEnv(&o.chunkSize, "chunk-size", "TALLYQ_CHUNK_SIZE", election.DefaultChunkSize,
@@ -124,6 +131,9 @@ func (o *engineOptions) validate() error {
 	}
 	if o.maxAttempts < 1 {
 		return usagef("--max-attempts must be at least 1, got %d", o.maxAttempts)
+	}
+	if o.lease < minLease {
+		return usagef("--lease must be at least %s, got %s", minLease, o.lease)
 	}
 	if o.chunkSize < 1 || o.chunkSize > maxChunkSize {
 		return usagef("--chunk-size must be from 1 to %d, got %d", maxChunkSize, o.chunkSize)

@@ -64,6 +64,7 @@ func startServiceWithKey(ctx context.Context, logger *slog.Logger, opts engineOp
 		Logger: logger.With("component", "metrics")})
 	engine, err := jobs.NewEngine(pool, broker, jobs.Config{
 		MaxAttempts: opts.maxAttempts,
+		Lease:       opts.lease,
 		Logger:      logger.With("component", "engine"),
 		Observer:    reg,
 	})

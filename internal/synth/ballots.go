@@ -46,9 +46,11 @@ type Expected struct {
 	SpoiledBallots map[string]map[string]map[string]int64
 }
 
-func (e *Election) newExpected() *Expected {
+// NewExpected returns the outcome of no ballots in an election of manifest
+// m: every selection present with zero votes. Add counts ballots into it.
+func NewExpected(m *record.Manifest) *Expected {
 	x := &Expected{Tally: map[string]map[string]int64{}, SpoiledBallots: map[string]map[string]map[string]int64{}}
-	for _, c := range e.Manifest.Contests {
+	for _, c := range m.Contests {
 		x.Tally[c.ObjectID] = map[string]int64{}
 		for _, s := range c.BallotSelections {
 			x.Tally[c.ObjectID][s.ObjectID] = 0
@@ -57,8 +59,9 @@ func (e *Election) newExpected() *Expected {
 	return x
 }
 
-// add counts a ballot's plaintext.
-func (x *Expected) add(m *record.Manifest, p *record.PlaintextBallot, state record.BallotState) {
+// Add counts a ballot's plaintext, cast or spoiled as state says; a spoiled
+// ballot is keyed by p.ObjectID.
+func (x *Expected) Add(m *record.Manifest, p *record.PlaintextBallot, state record.BallotState) {
 	if state == record.BallotSpoiled {
 		x.Spoiled++
 		x.SpoiledBallots[p.ObjectID] = decryptedVotes(m, p)
@@ -70,6 +73,43 @@ func (x *Expected) add(m *record.Manifest, p *record.PlaintextBallot, state reco
 			x.Tally[c.ObjectID][s.ObjectID] += int64(s.Vote)
 		}
 	}
+}
+
+// Diff names the first difference between got (an election's decrypted
+// results in the same form) and x, or returns "" when they agree: the
+// counts, every selection's votes, and every spoiled ballot's decryption.
+func (x *Expected) Diff(got *Expected) string {
+	if got.Cast != x.Cast || got.Spoiled != x.Spoiled {
+		return fmt.Sprintf("%d cast and %d spoiled ballots, the voters cast %d and spoiled %d", got.Cast, got.Spoiled, x.Cast, x.Spoiled)
+	}
+	if d := diffVotes("tally", got.Tally, x.Tally); d != "" {
+		return d
+	}
+	if len(got.SpoiledBallots) != len(x.SpoiledBallots) {
+		return fmt.Sprintf("%d spoiled ballots decrypted, %d spoiled", len(got.SpoiledBallots), len(x.SpoiledBallots))
+	}
+	for id, want := range x.SpoiledBallots {
+		if d := diffVotes("spoiled ballot "+id, got.SpoiledBallots[id], want); d != "" {
+			return d
+		}
+	}
+	return ""
+}
+
+// diffVotes compares votes by contest and selection id in both directions.
+func diffVotes(what string, got, want map[string]map[string]int64) string {
+	for _, pair := range [2][2]map[string]map[string]int64{{want, got}, {got, want}} {
+		for c, sels := range pair[0] {
+			for s := range sels {
+				g, gok := got[c][s]
+				w, wok := want[c][s]
+				if !gok || !wok || g != w {
+					return fmt.Sprintf("%s, contest %s, selection %s: %d votes (present %v), the voters chose %d (present %v)", what, c, s, g, gok, w, wok)
+				}
+			}
+		}
+	}
+	return ""
 }
 
 // decryptedVotes is what decrypting the ballot gives: every selection of
@@ -161,7 +201,7 @@ func (e *Election) Generate(ctx context.Context, opts BallotOptions, emit func(*
 		})
 	}
 
-	x := e.newExpected()
+	x := NewExpected(e.Manifest)
 	pending := map[int]encrypted{}
 	for next := 0; next < opts.Count; {
 		select {
@@ -174,7 +214,7 @@ func (e *Election) Generate(ctx context.Context, opts BallotOptions, emit func(*
 			if r.err != nil {
 				return nil, fmt.Errorf("synth: encrypt %s: %w", r.plain.ObjectID, r.err)
 			}
-			x.add(e.Manifest, r.plain, r.ballot.State)
+			x.Add(e.Manifest, r.plain, r.ballot.State)
 			if err := emit(r.ballot); err != nil {
 				return nil, err
 			}
