@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
-	"github.com/go-chi/chi/v5/middleware"
 	"github.com/google/uuid"
 
 	"github.com/tallyq/tallyq/jobs"
@@ -100,6 +99,8 @@ type server struct {
 	maxJSONBody  int64
 	readyTimeout time.Duration
 	mux          *chi.Mux
+	// routes is every method and pattern of mux, for the Allow header.
+	routeTable []routeEntry
 
 	elections       ElectionService
 	maxBallotUpload int64
@@ -157,6 +158,11 @@ func New(cfg Config) (http.Handler, error) {
 		s.sessions = &browserSessions{store: cfg.Sessions, bearer: auth, limiter: newSignInLimiter()}
 	}
 	s.routes(auth, cfg)
+	table, err := walkRoutes(s.mux)
+	if err != nil {
+		return nil, err
+	}
+	s.routeTable = table
 	return s.mux, nil
 }
 
@@ -165,7 +171,7 @@ func New(cfg Config) (http.Handler, error) {
 func (s *server) routes(auth Authenticator, cfg Config) {
 	r := s.mux
 	// HEAD is answered wherever GET is, as HTTP asks (monitors probe with it).
-	r.Use(s.logRequests, s.recoverPanics, middleware.GetHead)
+	r.Use(s.logRequests, s.recoverPanics, headAsGet)
 	r.NotFound(s.notFound)
 	r.MethodNotAllowed(s.methodNotAllowed)
 

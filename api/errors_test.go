@@ -154,17 +154,34 @@ func TestAllowHeaderNamesMethods(t *testing.T) {
 	for path, want := range map[string]string{
 		"/api/jobs/" + randomID() + "/retry": "POST",
 		"/api/jobs/active":                   "GET HEAD",
+		"/api/jobs":                          "GET HEAD",
+		"/api/jobs/":                         "GET HEAD",
+		"/healthz":                           "GET HEAD",
+		"/api/audit":                         "GET HEAD",
 	} {
-		resp, _ := f.do(request{method: "PUT", path: path})
-		if got := strings.Join(resp.Header.Values("Allow"), " "); got != want {
-			t.Errorf("%s: Allow %q, want %q", path, got, want)
+		// PROPFIND is a method chi has no tree for; it must still get the list.
+		for _, method := range []string{"PUT", "PROPFIND"} {
+			resp, _ := f.do(request{method: method, path: path})
+			if got := strings.Join(resp.Header.Values("Allow"), " "); resp.StatusCode != http.StatusMethodNotAllowed || got != want {
+				t.Errorf("%s %s: %d, Allow %q, want 405 and %q", method, path, resp.StatusCode, got, want)
+			}
 		}
+	}
+}
+
+// A method chi does not know on a path no route has is not found, not a
+// 405 with nothing allowed.
+func TestUnknownMethodOnUnknownPath(t *testing.T) {
+	f := newFixture(t)
+	resp, body := f.do(request{method: "PROPFIND", path: "/api/nothing-here"})
+	if resp.StatusCode != http.StatusNotFound || resp.Header.Get("Allow") != "" || !strings.Contains(string(body), "no route PROPFIND") {
+		t.Fatalf("%d, Allow %q: %s", resp.StatusCode, resp.Header.Get("Allow"), body)
 	}
 }
 
 func TestHeadWhereGet(t *testing.T) {
 	f := newFixture(t)
-	for _, path := range []string{"/healthz", "/api/jobs/active"} {
+	for _, path := range []string{"/healthz", "/api/jobs/active", "/api/jobs", "/api/jobs/", "/api/audit"} {
 		resp, body := f.do(request{method: "HEAD", path: path})
 		if resp.StatusCode != http.StatusOK || len(body) != 0 {
 			t.Errorf("HEAD %s: %d with %d body bytes", path, resp.StatusCode, len(body))

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -31,7 +32,7 @@ func TestChaosShort(t *testing.T) {
 			cfg := ChaosConfig{Pool: PoolConfig{Group: "standard", Size: 12, Spoiled: 2, CacheDir: t.TempDir()},
 				Ballots: 600, Spoiled: 10, Verify: true, Missing: 2, ChunkSize: 10, Workers: 4,
 				KillMin: 2 * time.Second, KillMax: 5 * time.Second, Downtime: 2 * time.Second,
-				Lease: 4 * time.Second, MaxAttempts: 5, Stall: 2 * time.Minute,
+				Lease: 4 * time.Second, MaxAttempts: 10, Stall: 2 * time.Minute,
 				Postgres: pg, Processes: procs, Progress: func(msg string) { t.Log(msg) }}
 			if broker == "rabbitmq" {
 				rabbitMQURL(t)
@@ -87,4 +88,66 @@ func privateRabbitMQ(t *testing.T) *pgserver.Server {
 		}
 	})
 	return node
+}
+
+// The chaos run's audit is not blind: on an election the pipeline
+// decrypted it passes, and it names a chunk counted twice, a lost share and
+// results that differ from the plaintext.
+func TestChaosAuditFindsWhatIsWrong(t *testing.T) {
+	ctx := context.Background()
+	pool := testdb.New(t, testdb.WithMaxConns(20))
+	pc := tinyPool(t)
+	if _, err := RunPipeline(ctx, pool, PipelineConfig{Pool: pc, Ballots: 12, Spoiled: 2, Missing: 2, Workers: 2, ChunkSize: 5}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := startElectionBench(ctx, pool, pc, serviceConfig{}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := &chaosRun{electionBench: b, cfg: ChaosConfig{Ballots: 12, Spoiled: 2, Missing: 2, ChunkSize: 5}}
+	if err := pool.QueryRow(ctx, `SELECT election_id FROM elections`).Scan(&run.id); err != nil {
+		t.Fatal(err)
+	}
+	shape := Shape{Ballots: 12, Spoiled: 2}
+	want, err := b.ballots.Expected(shape)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, err := run.auditTables(ctx, 5); err != nil || a.Subtotals != 3 || a.BallotsCounted != 12 {
+		t.Fatalf("audit of a sound election: %+v, %v", a, err)
+	}
+	if err := run.checkResults(ctx, want); err != nil {
+		t.Fatalf("results of a sound election: %v", err)
+	}
+	wrong, err := b.ballots.Expected(Shape{Ballots: 11, Spoiled: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := run.checkResults(ctx, wrong); err == nil || !strings.Contains(err.Error(), "differ") {
+		t.Fatalf("results against another election's plaintext: %v", err)
+	}
+	// Each tamper is undone before the next; the last needs no undo.
+	for _, tc := range []struct{ tamper, undo, want string }{
+		{`UPDATE tally_subtotals SET cast_count = cast_count * 2 WHERE election_id = $1 AND chunk_no = 1`,
+			`UPDATE tally_subtotals SET cast_count = cast_count / 2 WHERE election_id = $1 AND chunk_no = 1`, "ballots counted by the subtotals"},
+		{`UPDATE tally_subtotals SET cast_count = cast_count + 1 WHERE election_id = $1 AND chunk_no = 0`,
+			`UPDATE tally_subtotals SET cast_count = cast_count - 1 WHERE election_id = $1 AND chunk_no = 0`, "ballots counted by the subtotals"},
+		{`UPDATE tally_subtotals SET cast_count = cast_count + (chunk_no - 1) WHERE election_id = $1`,
+			`UPDATE tally_subtotals SET cast_count = cast_count - (chunk_no - 1) WHERE election_id = $1`, "differs from their chunk's ballots"},
+		{`DELETE FROM compensated_shares WHERE election_id = $1 AND object_no = (SELECT max(object_no) FROM compensated_shares WHERE election_id = $1)
+			AND guardian_id = (SELECT min(guardian_id) FROM compensated_shares WHERE election_id = $1)`, "", "compensated shares"},
+	} {
+		if _, err := pool.Exec(ctx, tc.tamper, run.id); err != nil {
+			t.Fatal(err)
+		}
+		_, err := run.auditTables(ctx, 5)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("after %s: %v, want an error naming %q", tc.tamper, err, tc.want)
+		}
+		if tc.undo != "" {
+			if _, err := pool.Exec(ctx, tc.undo, run.id); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 }

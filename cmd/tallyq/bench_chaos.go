@@ -16,6 +16,13 @@ import (
 	"github.com/tallyq/tallyq/internal/pgserver"
 )
 
+// defaultChaosMaxAttempts leaves a chunk of several seconds, which one
+// kill in four cuts short, a chance of one in millions of failing by kills
+// alone. At the deployment default of 5, a 20,000-ballot run (309 combine
+// chunks of seconds each; one took 4 attempts) would fail by kills alone
+// about one time in two, by that estimate.
+const defaultChaosMaxAttempts = 10
+
 // chaosBenchOptions are the flags of `tallyq bench chaos`.
 type chaosBenchOptions struct {
 	workerProcessOptions
@@ -50,7 +57,8 @@ func (o *chaosBenchOptions) register(fs *flagSet) {
 	fs.DurationEnv(&o.killMax, "kill-max", "TALLYQ_CHAOS_KILL_MAX", 5*time.Second, "longest pause between two worker kills")
 	fs.DurationEnv(&o.downtime, "downtime", "TALLYQ_CHAOS_DOWNTIME", 3*time.Second, "how long a crashed server stays down")
 	fs.DurationEnv(&o.lease, "lease", "TALLYQ_LEASE", 5*time.Second, "the workers' --lease: how soon a killed worker's chunk runs again")
-	fs.IntEnv(&o.maxAttempts, "max-attempts", "TALLYQ_MAX_ATTEMPTS", defaultMaxAttempts, "the workers' --max-attempts")
+	fs.IntEnv(&o.maxAttempts, "max-attempts", "TALLYQ_MAX_ATTEMPTS", defaultChaosMaxAttempts,
+		"the workers' --max-attempts: the kills are far denser than any deployment's failures, and a chunk of a few seconds is cut short about once in four tries")
 	fs.DurationEnv(&o.stall, "stall", "TALLYQ_CHAOS_STALL", 3*time.Minute, "how long a job may make no progress before the run calls it stuck")
 	fs.StringEnv(&o.postgresDir, "postgres-dir", "TALLYQ_TEST_PG_DIR", "",
 		"`directory` of the database's server for scripts/postgres.sh, which crashes it (scripts/with-servers.sh exports it)")

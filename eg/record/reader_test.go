@@ -132,7 +132,7 @@ func TestDecodeRejects(t *testing.T) {
 	}
 	var tally PlaintextTally
 	err := Decode(strings.NewReader(`{"contests": {"a": {"object_id": "b"}}}`), &tally)
-	if err == nil || !strings.Contains(err.Error(), `entry "a" holds a record for "b"`) {
+	if err == nil || !strings.Contains(err.Error(), `entry 1: its key is not the id of the record it holds`) {
 		t.Errorf("mis-keyed contest: %v", err)
 	}
 	var m Manifest

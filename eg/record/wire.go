@@ -225,11 +225,15 @@ func (k *Keyed[T]) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return fmt.Errorf("want a JSON object keyed by id, got %v", tok)
+		// The kind, never the value: a private record's errors must not
+		// quote what it holds.
+		return fmt.Errorf("want a JSON object keyed by id, got %s", tokenKind(tok))
 	}
 	out := Keyed[T]{}
 	seen := map[string]bool{}
-	for dec.More() {
+	// Entries are named by position, not key: a private record's errors
+	// must not quote what it holds.
+	for n := 1; dec.More(); n++ {
 		tok, err := dec.Token()
 		if err != nil {
 			return err
@@ -237,13 +241,13 @@ func (k *Keyed[T]) UnmarshalJSON(b []byte) error {
 		key, _ := tok.(string)
 		var v T
 		if err := dec.Decode(&v); err != nil {
-			return fmt.Errorf("entry %q: %w", key, err)
+			return fmt.Errorf("entry %d: %w", n, err)
 		}
 		if v.recordKey() != key {
-			return fmt.Errorf("entry %q holds a record for %q", key, v.recordKey())
+			return fmt.Errorf("entry %d: its key is not the id of the record it holds", n)
 		}
 		if seen[key] {
-			return fmt.Errorf("entry %q appears twice", key)
+			return fmt.Errorf("entry %d: its key appears twice", n)
 		}
 		seen[key] = true
 		out = append(out, v)
@@ -253,6 +257,26 @@ func (k *Keyed[T]) UnmarshalJSON(b []byte) error {
 	}
 	*k = out
 	return nil
+}
+
+// tokenKind names the kind of a JSON token from json.Decoder.Token.
+func tokenKind(tok json.Token) string {
+	switch v := tok.(type) {
+	case json.Delim:
+		if v == '[' {
+			return "an array"
+		}
+		return "a " + string(v)
+	case string:
+		return "a string"
+	case float64, json.Number:
+		return "a number"
+	case bool:
+		return "a boolean"
+	case nil:
+		return "null"
+	}
+	return "an unexpected token"
 }
 
 // Get returns the record with the given id.

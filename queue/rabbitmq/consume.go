@@ -248,7 +248,7 @@ func decode(d amqp.Delivery) ([]queue.Message, error) {
 	if m.JobID == uuid.Nil || m.Operation == "" || m.Chunk < 0 {
 		return nil, fmt.Errorf("chunk message %s lacks a job, chunk or operation", m)
 	}
-	if env.Count < 0 || env.Count > maxChunksPerMessage || m.Chunk+max(env.Count, 1) > math.MaxInt32 {
+	if env.Count < 0 || env.Count > maxChunksPerMessage || m.Chunk > math.MaxInt32-max(env.Count, 1) {
 		return nil, fmt.Errorf("chunk message %s carries %d chunks; a message carries 1 to %d chunks numbered below 2^31", m, env.Count, maxChunksPerMessage)
 	}
 	return env.chunks(), nil

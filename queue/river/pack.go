@@ -57,7 +57,7 @@ func runLength(msgs []queue.Message) int {
 // or chunk numbers past int32.
 func (a chunkArgs) messages() ([]queue.Message, error) {
 	n := max(1, a.Count)
-	if a.Count < 0 || a.Count > maxChunksPerMessage || a.Chunk < 0 || int64(a.Chunk)+int64(n)-1 > math.MaxInt32 {
+	if a.Count < 0 || a.Count > maxChunksPerMessage || a.Chunk < 0 || a.Chunk > math.MaxInt32-(n-1) {
 		return nil, fmt.Errorf("River job arguments of chunk %d with count %d are not a chunk message of this broker", a.Chunk, a.Count)
 	}
 	out := make([]queue.Message, n)

@@ -74,3 +74,30 @@ func TestMessagesRefusesForeignArguments(t *testing.T) {
 		}
 	}
 }
+
+// FuzzChunkArgs feeds arguments no broker wrote to messages: it refuses
+// them or returns Count (at least 1) consecutive chunks, every one of them
+// numbered from 0 to 2^31-1 (a chunk near 2^63 once wrapped past the check).
+func FuzzChunkArgs(f *testing.F) {
+	f.Add(0, 0)
+	f.Add(7, 8)
+	f.Add(math.MaxInt32, 1)
+	f.Add(math.MaxInt32-3, 8)
+	f.Add(math.MaxInt64-2, 8)
+	f.Add(-1, 2)
+	f.Fuzz(func(t *testing.T, chunk, count int) {
+		a := chunkArgs{Message: queue.Message{JobID: uuid.New(), Chunk: chunk, Operation: "T"}, Count: count}
+		msgs, err := a.messages()
+		if err != nil {
+			return
+		}
+		if len(msgs) != max(1, count) {
+			t.Fatalf("chunk %d count %d: %d messages", chunk, count, len(msgs))
+		}
+		for i, m := range msgs {
+			if m.Chunk != chunk+i || m.Chunk < 0 || m.Chunk > math.MaxInt32 {
+				t.Fatalf("chunk %d count %d: message %d is chunk %d", chunk, count, i, m.Chunk)
+			}
+		}
+	})
+}
