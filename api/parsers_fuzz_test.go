@@ -758,3 +758,87 @@ func FuzzSessionCookie(f *testing.F) {
 		}
 	})
 }
+
+// FuzzRouter sends any method, target, content type and body to the real
+// router, with every route mounted (elections, River UI, metrics, the web
+// page), as each caller: none, the admin, a viewer or a guardian. No
+// answer is a 5xx; an error is the API's JSON error body; the services are
+// reached only by callers the route admits (fuzzServices records any
+// breach); a 405 names in Allow exactly methods that are not refused on
+// that path, never the one refused; HEAD answers as GET does.
+func FuzzRouter(f *testing.F) {
+	for _, s := range []struct {
+		caller                      uint8
+		method, target, contentType string
+		body                        string
+	}{
+		{1, "GET", "/api/jobs", "", ""},
+		{1, "HEAD", "/api/jobs", "", ""},
+		{2, "HEAD", "/api/elections", "", ""},
+		{1, "PUT", "/api/jobs", "", ""},
+		{1, "PROPFIND", "/api/elections", "", ""},
+		{1, "PROPFIND", "/nowhere", "", ""},
+		{3, "POST", "/api/elections/7/guardians/g1/decryption", "application/json", `{"private_record":{}}`},
+		{3, "POST", "/api/elections/8/guardians/g1/decryption", "application/json", `{}`},
+		{2, "POST", "/api/jobs/01a21fac-d44a-7924-9ed3-d601208bd170/cancel", "application/json", `{}`},
+		{1, "GET", "/riverui/", "", ""},
+		{0, "GET", "/metrics", "", ""},
+		{1, "DELETE", "/api/tokens/3", "", ""},
+		{1, "GET", "/api/jobs?limit=5&cursor=x", "", ""},
+		{1, "PATCH", "/api/elections/7", "application/json", `{"a":1}`},
+	} {
+		f.Add(s.caller, s.method, s.target, s.contentType, []byte(s.body))
+	}
+	tokens := []string{"", fuzzAdminToken, fuzzViewerToken, fuzzGuardianToken}
+	f.Fuzz(func(t *testing.T, caller uint8, method, target, contentType string, body []byte) {
+		svc := &fuzzServices{}
+		h, err := New(Config{Jobs: svc, Elections: electionList{svc}, Authenticator: fuzzAuthenticator(t),
+			Metrics: svc.page("metrics", false), Web: svc.page("web", false), RiverUI: svc.page("River UI", true)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		token := tokens[int(caller)%len(tokens)]
+		serve := func(method string, body []byte) *httptest.ResponseRecorder {
+			r := fuzzRequest(method, target, contentType, body, false)
+			if r == nil {
+				return nil
+			}
+			if token != "" {
+				r.Header.Set("Authorization", "Bearer "+token)
+			}
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			return w
+		}
+		w := serve(method, body)
+		if w == nil {
+			return
+		}
+		what := fmt.Sprintf("%s %q as caller %d", method, target, int(caller)%len(tokens))
+		switch {
+		case w.Code >= 500:
+			t.Fatalf("%s: %d: %s", what, w.Code, w.Body)
+		case w.Code >= 400 && method != http.MethodHead:
+			checkErrorResponse(t, w, what)
+		}
+		if len(svc.breaches) > 0 {
+			t.Fatalf("%s: %s", what, strings.Join(svc.breaches, "\n"))
+		}
+		if w.Code == http.StatusMethodNotAllowed {
+			allowed := w.Header().Values("Allow")
+			if len(allowed) == 0 || slices.Contains(allowed, method) {
+				t.Fatalf("%s: 405 with Allow %q", what, allowed)
+			}
+			for _, m := range allowed {
+				if again := serve(m, nil); again.Code == http.StatusMethodNotAllowed {
+					t.Fatalf("%s: Allow names %s, which answers 405 too", what, m)
+				}
+			}
+		}
+		if method == http.MethodHead {
+			if get := serve(http.MethodGet, body); get.Code != w.Code {
+				t.Fatalf("%s: %d, where GET answers %d", what, w.Code, get.Code)
+			}
+		}
+	})
+}

@@ -123,9 +123,15 @@ func extractZip(r io.Reader, dir string, maxBytes int64) error {
 // budget is what is left of the size limit.
 type budget struct{ left int64 }
 
+// entryPath is where an entry's file goes, relative to the directory: its
+// name cleaned, without the "./" (and "/" after it) tar writes first.
+func entryPath(name string) string {
+	return path.Clean(strings.TrimLeft(strings.TrimPrefix(name, "./"), "/"))
+}
+
 // writeEntry writes one file under dir, refusing names that leave it.
 func writeEntry(dir, name string, r io.Reader, b *budget) error {
-	clean := path.Clean(strings.TrimPrefix(name, "./"))
+	clean := entryPath(name)
 	if name == "" || path.IsAbs(name) || clean == ".." || strings.HasPrefix(clean, "../") || strings.Contains(name, `\`) {
 		return fmt.Errorf("%w: entry %q points outside the archive", ErrInvalid, name)
 	}
