@@ -29,6 +29,7 @@ import (
 	"github.com/tallyq/tallyq/internal/seal"
 	"github.com/tallyq/tallyq/internal/secretscan"
 	"github.com/tallyq/tallyq/internal/testdb"
+	"github.com/tallyq/tallyq/internal/testmq"
 	"github.com/tallyq/tallyq/jobs"
 	"github.com/tallyq/tallyq/jobs/election"
 	"github.com/tallyq/tallyq/queue"
@@ -213,28 +214,13 @@ func leakBroker(t *testing.T, name string, pool *pgxpool.Pool, logger *slog.Logg
 		}
 		return broker, nil
 	}
-	url, dir := testRabbitMQ(t)
+	url, dir := testmq.URL(t), testmq.Dir(t)
 	broker, err := rabbitmq.New(pool, rabbitmq.Config{URL: url, QueuePrefix: "tallyq-leak-" + randomHex(t, 4), Logger: logger,
 		Operations: []string{election.OpTally, election.OpDecryption, election.OpCombine}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return broker, firehoseTap(t, url, dir)
-}
-
-// testRabbitMQ is the node of scripts/with-servers.sh (TALLYQ_TEST_RABBITMQ=1,
-// as `make test` sets) and its directory; their absence skips, or fails in CI.
-func testRabbitMQ(t *testing.T) (url, dir string) {
-	t.Helper()
-	url, dir = os.Getenv("TALLYQ_TEST_RABBITMQ_URL"), os.Getenv("TALLYQ_TEST_RABBITMQ_DIR")
-	if url == "" || dir == "" {
-		why := "TALLYQ_TEST_RABBITMQ_URL or _DIR is not set: run `make test` (or TALLYQ_TEST_RABBITMQ=1 scripts/with-servers.sh go test ./api/)"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(why)
-		}
-		t.Skip(why)
-	}
-	return url, dir
 }
 
 // firehoseTap turns on the node's firehose tracer and binds a queue of its

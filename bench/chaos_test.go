@@ -2,16 +2,12 @@ package bench
 
 import (
 	"context"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/tallyq/tallyq/internal/pgserver"
 	"github.com/tallyq/tallyq/internal/testdb"
+	"github.com/tallyq/tallyq/internal/testmq"
 )
 
 // TestChaosShort is `make chaos` shortened for `make test`: 600 verified
@@ -35,8 +31,7 @@ func TestChaosShort(t *testing.T) {
 				Lease: 4 * time.Second, MaxAttempts: 10, Stall: 2 * time.Minute,
 				Postgres: pg, Processes: procs, Progress: func(msg string) { t.Log(msg) }}
 			if broker == "rabbitmq" {
-				rabbitMQURL(t)
-				cfg.RabbitMQ = privateRabbitMQ(t)
+				cfg.RabbitMQ = testmq.PrivateNode(t)
 				cfg.AMQPURL = cfg.RabbitMQ.URL()
 			}
 			res, err := RunChaos(context.Background(), db.Pool, cfg)
@@ -63,31 +58,6 @@ func TestChaosShort(t *testing.T) {
 			}
 		})
 	}
-}
-
-// privateRabbitMQ starts a RabbitMQ node of the test's own with
-// scripts/rabbitmq.sh, destroyed when the test ends (or its binary dies).
-func privateRabbitMQ(t *testing.T) *pgserver.Server {
-	t.Helper()
-	root, err := pgserver.ModuleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	script, dir := filepath.Join(root, "scripts", "rabbitmq.sh"), t.TempDir()
-	cmd := exec.Command(script, "start", dir, "--watch-pid", strconv.Itoa(os.Getpid()))
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("scripts/rabbitmq.sh start: %v\n%s", err, out)
-	}
-	node, err := pgserver.Attach(context.Background(), dir, script)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := node.Destroy(context.Background()); err != nil {
-			t.Errorf("destroy the private RabbitMQ node: %v", err)
-		}
-	})
-	return node
 }
 
 // The chaos run's audit is not blind: on an election the pipeline

@@ -31,10 +31,6 @@ type electionService struct {
 	svc    *election.Service
 }
 
-// brokerOperations are the operations whose chunks a RabbitMQ broker
-// carries, as `tallyq serve` lists them.
-var brokerOperations = []string{election.OpTally, election.OpDecryption, "COMPENSATION", election.OpCombine}
-
 // serviceConfig says which broker an election service uses and whether it
 // can decrypt on the server.
 type serviceConfig struct {
@@ -54,7 +50,7 @@ func newElectionService(pool *pgxpool.Pool, cfg serviceConfig, logger *slog.Logg
 		err    error
 	)
 	if cfg.amqpURL != "" {
-		broker, err = rabbitmq.New(pool, rabbitmq.Config{URL: cfg.amqpURL, Operations: brokerOperations, QueuePrefix: cmp.Or(cfg.queuePrefix, benchPrefix+"-pipeline"), Logger: logger})
+		broker, err = rabbitmq.New(pool, rabbitmq.Config{URL: cfg.amqpURL, Operations: election.Operations(), QueuePrefix: cmp.Or(cfg.queuePrefix, benchPrefix+"-pipeline"), Logger: logger})
 	} else {
 		broker, err = riverbroker.New(pool, riverbroker.Config{Logger: logger})
 	}

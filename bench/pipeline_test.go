@@ -2,26 +2,11 @@ package bench
 
 import (
 	"context"
-	"os"
 	"testing"
 
 	"github.com/tallyq/tallyq/internal/testdb"
+	"github.com/tallyq/tallyq/internal/testmq"
 )
-
-// rabbitMQURL is the node of scripts/with-servers.sh (TALLYQ_TEST_RABBITMQ=1,
-// as `make test` sets): its absence skips, or fails in CI.
-func rabbitMQURL(t *testing.T) string {
-	t.Helper()
-	u := os.Getenv("TALLYQ_TEST_RABBITMQ_URL")
-	if u == "" {
-		why := "TALLYQ_TEST_RABBITMQ_URL is not set: run `make test` (or TALLYQ_TEST_RABBITMQ=1 scripts/with-servers.sh go test ./bench/)"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(why)
-		}
-		t.Skip(why)
-	}
-	return u
-}
 
 // TestPipelineScenarioTiny runs the pipeline scenario on both brokers at a
 // tiny size, so that it keeps working; it checks the run, never its speed.
@@ -30,7 +15,7 @@ func TestPipelineScenarioTiny(t *testing.T) {
 		t.Run(broker, func(t *testing.T) {
 			cfg := PipelineConfig{Pool: tinyPool(t), Ballots: 12, Spoiled: 2, Missing: 2, Workers: 2, ChunkSize: 5}
 			if broker == "rabbitmq" {
-				cfg.AMQPURL = rabbitMQURL(t)
+				cfg.AMQPURL = testmq.URL(t)
 			}
 			pool := testdb.New(t, testdb.WithMaxConns(20))
 			res, err := RunPipeline(context.Background(), pool, cfg)

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/tallyq/tallyq/internal/testdb"
+	"github.com/tallyq/tallyq/internal/testmq"
 	"github.com/tallyq/tallyq/queue/rabbitmq"
 )
 
@@ -33,7 +34,7 @@ func TestQueueScenarioTiny(t *testing.T) {
 // TestRabbitMQQueueScenarioTiny runs the RabbitMQ queue scenario at a tiny
 // size on the test node; it checks the run, never its speed.
 func TestRabbitMQQueueScenarioTiny(t *testing.T) {
-	url := rabbitMQURL(t)
+	url := testmq.URL(t)
 	pool := testdb.New(t, testdb.WithMaxConns(20))
 	res, err := RunRabbitMQ(context.Background(), pool, RabbitMQConfig{URL: url, Chunks: 100, Workers: 4, Rounds: 1})
 	if err != nil {

@@ -2,22 +2,16 @@ package main
 
 import (
 	"log/slog"
-	"os"
 	"strings"
 	"testing"
+
+	"github.com/tallyq/tallyq/internal/testmq"
 )
 
 // The demo's election runs through RabbitMQ as it does through River: every
 // operation's chunks travel through the operations' queues.
 func TestDemoThroughRabbitMQ(t *testing.T) {
-	url := os.Getenv("TALLYQ_TEST_RABBITMQ_URL")
-	if url == "" {
-		const why = "TALLYQ_TEST_RABBITMQ_URL is not set: run `make test`"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(why)
-		}
-		t.Skip(why)
-	}
+	url := testmq.URL(t)
 	args := append(append([]string{}, demoArgs...), "--broker", "rabbitmq", "--amqp-url", url)
 	err, out, errOut, _, _ := runDemoTest(t, demoHooks{}, args...)
 	if err != nil {

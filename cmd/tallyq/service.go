@@ -60,7 +60,7 @@ func startServiceWithKey(ctx context.Context, logger *slog.Logger, opts engineOp
 	if err != nil {
 		return nil, err
 	}
-	reg := metrics.New(metrics.Config{Operations: brokerOperations, MemoryBudget: int64(opts.memoryBudget),
+	reg := metrics.New(metrics.Config{Operations: election.Operations(), MemoryBudget: int64(opts.memoryBudget),
 		Logger: logger.With("component", "metrics")})
 	engine, err := jobs.NewEngine(pool, broker, jobs.Config{
 		MaxAttempts: opts.maxAttempts,
@@ -79,16 +79,12 @@ func startServiceWithKey(ctx context.Context, logger *slog.Logger, opts engineOp
 	return &service{logger: logger, pool: pool, engine: engine, elections: elections, metrics: reg, opts: opts}, nil
 }
 
-// brokerOperations are the operations whose chunks the RabbitMQ broker
-// carries, one queue each.
-var brokerOperations = []string{election.OpTally, election.OpDecryption, "COMPENSATION", election.OpCombine}
-
 // newBroker builds the broker --broker names.
 func newBroker(pool *pgxpool.Pool, opts engineOptions, logger *slog.Logger) (queue.Broker, error) {
 	if opts.broker.value == "rabbitmq" {
 		b, err := rabbitmq.New(pool, rabbitmq.Config{
 			URL:         opts.amqpURL,
-			Operations:  brokerOperations,
+			Operations:  election.Operations(),
 			QueuePrefix: opts.amqpPrefix,
 			Logger:      logger.With("component", "rabbitmq"),
 		})

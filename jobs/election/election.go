@@ -49,7 +49,18 @@ const (
 	OpTally      = "TALLY"
 	OpDecryption = "DECRYPTION"
 	OpCombine    = "COMBINE"
+	// OpCompensation is the design's operation of the missing guardians'
+	// shares. Here they are the first stage of the COMBINE job, so no job
+	// has this type; brokers and metrics still name it, so that a
+	// deployment's queues and dashboards stay as the design lists them.
+	OpCompensation = "COMPENSATION"
 )
+
+// Operations returns the operation types, in pipeline order, for the
+// brokers' queues and the metrics.
+func Operations() []string {
+	return []string{OpTally, OpDecryption, OpCompensation, OpCombine}
+}
 
 // DefaultChunkSize is the number of ballots in a tally chunk, chosen with
 // `tallyq bench tally` (2,000 4096-bit ballots, 2 workers, Postgres on the

@@ -22,37 +22,22 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/tallyq/tallyq/internal/testdb"
+	"github.com/tallyq/tallyq/internal/testmq"
 	"github.com/tallyq/tallyq/jobs"
 	"github.com/tallyq/tallyq/queue"
 	"github.com/tallyq/tallyq/queue/rabbitmq"
 )
 
-// Environment of the node scripts/with-servers.sh starts.
-const (
-	envURL = "TALLYQ_TEST_RABBITMQ_URL"
-	envDir = "TALLYQ_TEST_RABBITMQ_DIR"
-)
-
-// missing ends a test whose RabbitMQ node is not there: a skip, or a
-// failure in CI, which must run every test.
-func missing(t *testing.T, why string) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatal(why)
-	}
-	t.Skip(why)
-}
+// envURL holds the URL of the node scripts/with-servers.sh starts; the
+// worker subprocesses of process_test.go read it.
+const envURL = testmq.EnvURL
 
 // sharedURL is the node of the test run; tests that disturb the node
 // (crash, closing connections) start a private one instead, since other
 // packages' tests use the shared node at the same time.
 func sharedURL(t *testing.T) string {
 	t.Helper()
-	u := os.Getenv(envURL)
-	if u == "" {
-		missing(t, envURL+" is not set: run `make test` (or TALLYQ_TEST_RABBITMQ=1 scripts/with-servers.sh go test ./queue/rabbitmq/)")
-	}
-	return u
+	return testmq.URL(t)
 }
 
 // node is a private RabbitMQ node run by scripts/rabbitmq.sh.
