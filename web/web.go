@@ -10,9 +10,11 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"fmt"
 	"io/fs"
 	"net/http"
 	"path"
+	"strings"
 	"time"
 )
 
@@ -102,5 +104,37 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr.Set("Content-Type", f.contentType)
 	hdr.Set("Cache-Control", "no-cache")
 	hdr.Set("ETag", f.etag)
+	if rng := r.Header.Get("Range"); rng != "" {
+		r = r.Clone(r.Context())
+		r.Header.Set("Range", withoutEmptySuffixRanges(rng, len(f.body)))
+	}
 	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(f.body))
+}
+
+// withoutEmptySuffixRanges drops the suffix ranges of length 0 ("-0") from
+// a Range header: net/http serves one as a 206 of no bytes with an
+// impossible Content-Range ("bytes 10-9/10"), where RFC 9110 §14.1.1 makes
+// it unsatisfiable. A header left with no range asks for one past the end,
+// which ServeContent answers 416 once the preconditions are checked.
+func withoutEmptySuffixRanges(rng string, size int) string {
+	specs, ok := strings.CutPrefix(rng, "bytes=")
+	if !ok {
+		return rng // not byte ranges: ServeContent ignores it
+	}
+	var kept []string
+	dropped := false
+	for spec := range strings.SplitSeq(specs, ",") {
+		if t := strings.TrimSpace(spec); strings.HasPrefix(t, "-") && strings.Trim(t[1:], "0") == "" && len(t) > 1 {
+			dropped = true
+			continue
+		}
+		kept = append(kept, spec)
+	}
+	switch {
+	case !dropped:
+		return rng
+	case strings.TrimSpace(strings.Join(kept, "")) == "":
+		return fmt.Sprintf("bytes=%d-", size)
+	}
+	return "bytes=" + strings.Join(kept, ",")
 }
