@@ -99,7 +99,7 @@ type server struct {
 	maxJSONBody  int64
 	readyTimeout time.Duration
 	mux          *chi.Mux
-	// routes is every method and pattern of mux, for the Allow header.
+	// routeTable is every method and pattern of mux, for the Allow header.
 	routeTable []routeEntry
 
 	elections       ElectionService

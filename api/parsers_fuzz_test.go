@@ -566,15 +566,7 @@ func FuzzTokenRoutes(f *testing.F) {
 		dec.DisallowUnknownFields()
 		valid := requireJSONContentType(r) == nil && len(body) <= DefaultMaxJSONBody && dec.Decode(&req) == nil && !dec.More() &&
 			TokenSpec{Name: req.Name, Role: req.Role, ElectionID: req.ElectionID, GuardianID: req.GuardianID}.check() == nil
-		switch {
-		case w.Code == http.StatusInternalServerError && valid:
-		case w.Code == http.StatusInternalServerError:
-			t.Fatalf("%s: an invalid request reached the database: %s", what, w.Body)
-		case valid:
-			t.Fatalf("%s: a valid request refused with %d: %s", what, w.Code, w.Body)
-		default:
-			checkErrorResponse(t, w, what)
-		}
+		checkReachesDatabase(t, w, what, valid)
 
 		// DELETE /api/tokens/{tokenId}, the id as written or n.
 		if tokenID == "" || strings.Trim(tokenID, "0123456789abcdefxyzABCDEFXYZ+-._~") != "" {
@@ -587,16 +579,24 @@ func FuzzTokenRoutes(f *testing.F) {
 		what = "DELETE /api/tokens/" + tokenID
 		id, err := strconv.ParseInt(tokenID, 10, 64)
 		valid = err == nil && id >= 1
-		switch {
-		case w.Code == http.StatusInternalServerError && valid:
-		case w.Code == http.StatusInternalServerError:
-			t.Fatalf("%s: an invalid id reached the database: %s", what, w.Body)
-		case valid:
-			t.Fatalf("%s: a valid id refused with %d: %s", what, w.Code, w.Body)
-		default:
-			checkErrorResponse(t, w, what)
-		}
+		checkReachesDatabase(t, w, what, valid)
 	})
+}
+
+// checkReachesDatabase checks an answer of a router whose database is not
+// there: a valid request reaches it (and fails 500); any other is refused
+// with the JSON error before it.
+func checkReachesDatabase(t *testing.T, w *httptest.ResponseRecorder, what string, valid bool) {
+	t.Helper()
+	switch {
+	case w.Code == http.StatusInternalServerError && valid:
+	case w.Code == http.StatusInternalServerError:
+		t.Fatalf("%s: an invalid request reached the database: %s", what, w.Body)
+	case valid:
+		t.Fatalf("%s: a valid request refused with %d: %s", what, w.Code, w.Body)
+	default:
+		checkErrorResponse(t, w, what)
+	}
 }
 
 // FuzzAuditQuery sends arbitrary query strings to GET /api/audit: a query

@@ -68,6 +68,11 @@ func (t TokenInfo) identity() Identity {
 		GuardianID: t.GuardianID, TokenID: t.ID}
 }
 
+// auditDetail describes the token in its audit log lines.
+func (t TokenInfo) auditDetail() string {
+	return fmt.Sprintf("token %d %q, role %s", t.ID, t.Name, t.Role)
+}
+
 // tokenSubject names a token's holder in the audit log: its name and id,
 // since names need not be unique.
 func tokenSubject(name string, id int64) string { return fmt.Sprintf("%s#%d", name, id) }
@@ -119,7 +124,7 @@ func (ts *TokenStore) Create(ctx context.Context, spec TokenSpec) (TokenInfo, st
 		}
 		return jobs.RecordAudit(ctx, tx, jobs.AuditEntry{Actor: spec.CreatedBy, Action: jobs.AuditCreateToken,
 			ElectionID: info.ElectionID, GuardianID: info.GuardianID,
-			Detail: fmt.Sprintf("token %d %q, role %s", info.ID, info.Name, info.Role)})
+			Detail: info.auditDetail()})
 	})
 	if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && pgErr.Code == "23503" {
 		return TokenInfo{}, "", fmt.Errorf("%w: election %d has no guardian %q", ErrTokenSpec, *spec.ElectionID, spec.GuardianID)
@@ -191,7 +196,7 @@ func (ts *TokenStore) Revoke(ctx context.Context, id int64, by string) (TokenInf
 		}
 		return jobs.RecordAudit(ctx, tx, jobs.AuditEntry{Actor: by, Action: jobs.AuditRevokeToken,
 			ElectionID: info.ElectionID, GuardianID: info.GuardianID,
-			Detail: fmt.Sprintf("token %d %q, role %s", info.ID, info.Name, info.Role)})
+			Detail: info.auditDetail()})
 	})
 	if err != nil && !errors.Is(err, ErrTokenNotFound) {
 		err = fmt.Errorf("revoke token %d: %w", id, err)

@@ -36,9 +36,8 @@ type electionService struct {
 type serviceConfig struct {
 	// amqpURL selects the RabbitMQ broker on that node; "" selects River.
 	amqpURL string
-	// sealing gives the service a key to seal guardian secrets: sealKey
-	// (hex, as TALLYQ_SECRET_KEY takes it), or a fresh one when that is "".
-	sealing bool
+	// sealKey, when set, seals guardian secrets so that the service can
+	// decrypt on the server: hex, as TALLYQ_SECRET_KEY takes it (NewSealKey).
 	sealKey string
 	// queuePrefix names the RabbitMQ queues (default benchPrefix-pipeline).
 	queuePrefix string
@@ -62,14 +61,8 @@ func newElectionService(pool *pgxpool.Pool, cfg serviceConfig, logger *slog.Logg
 		return nil, err
 	}
 	ecfg := election.Config{Logger: logger}
-	if cfg.sealing {
-		hexKey := cfg.sealKey
-		if hexKey == "" {
-			if hexKey, err = NewSealKey(); err != nil {
-				return nil, err
-			}
-		}
-		key, err := seal.ParseKey(hexKey)
+	if cfg.sealKey != "" {
+		key, err := seal.ParseKey(cfg.sealKey)
 		if err != nil {
 			return nil, err
 		}

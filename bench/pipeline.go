@@ -118,7 +118,11 @@ func RunPipeline(ctx context.Context, pool *pgxpool.Pool, cfg PipelineConfig) (P
 	if cfg.Ballots < 1 || cfg.Spoiled < 0 || cfg.Spoiled > cfg.Ballots || cfg.Workers < 1 || cfg.ChunkSize < 1 || cfg.Missing < 0 {
 		return res, fmt.Errorf("pipeline scenario: ballots, workers and chunk size must be positive, spoiled from 0 to ballots, missing not negative: %+v", cfg)
 	}
-	b, err := startElectionBench(ctx, pool, cfg.Pool, serviceConfig{amqpURL: cfg.AMQPURL, sealing: true}, cfg.Logger, cfg.Progress)
+	key, err := NewSealKey()
+	if err != nil {
+		return res, err
+	}
+	b, err := startElectionBench(ctx, pool, cfg.Pool, serviceConfig{amqpURL: cfg.AMQPURL, sealKey: key}, cfg.Logger, cfg.Progress)
 	if err != nil {
 		return res, err
 	}

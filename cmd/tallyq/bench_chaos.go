@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"text/tabwriter"
 	"time"
 
@@ -123,11 +122,11 @@ func (o *chaosBenchOptions) run(ctx context.Context, e *env, pool *pgxpool.Pool,
 // attachRabbitMQ returns the node scripts/rabbitmq.sh keeps in dir, which
 // has the verbs of scripts/postgres.sh.
 func attachRabbitMQ(ctx context.Context, dir string) (*pgserver.Server, error) {
-	root, err := pgserver.ModuleRoot()
+	script, err := pgserver.Script("rabbitmq.sh")
 	if err != nil {
 		return nil, err
 	}
-	node, err := pgserver.Attach(ctx, dir, filepath.Join(root, "scripts", "rabbitmq.sh"))
+	node, err := pgserver.Attach(ctx, dir, script)
 	if err != nil {
 		return nil, fmt.Errorf("the RabbitMQ node in %s: %w", dir, err)
 	}

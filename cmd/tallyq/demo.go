@@ -23,6 +23,7 @@ import (
 	"github.com/tallyq/tallyq/eg"
 	"github.com/tallyq/tallyq/eg/record"
 	"github.com/tallyq/tallyq/internal/pgserver"
+	"github.com/tallyq/tallyq/internal/resultcheck"
 	"github.com/tallyq/tallyq/internal/seal"
 	"github.com/tallyq/tallyq/internal/synth"
 	"github.com/tallyq/tallyq/jobs"
@@ -318,7 +319,7 @@ func (d *demo) run(ctx context.Context) error {
 	if d.hooks.expected != nil {
 		d.hooks.expected(want)
 	}
-	if err := compareResults(&res, want); err != nil {
+	if err := resultcheck.Compare(&res, want); err != nil {
 		return fmt.Errorf("FAILED: the decrypted results of election %d differ from the known plaintext: %w", id, err)
 	}
 	fmt.Fprintf(d.env.stdout, "demo: SUCCESS: election %d's decrypted results equal the known plaintext "+

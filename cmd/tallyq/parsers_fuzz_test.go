@@ -10,6 +10,7 @@ import (
 	"unicode"
 
 	"github.com/tallyq/tallyq/api"
+	"github.com/tallyq/tallyq/internal/secretscan"
 )
 
 // FuzzCommandLine parses arbitrary command lines and TALLYQ_* variables
@@ -96,7 +97,7 @@ func FuzzCommandLine(f *testing.F) {
 			t.Fatalf("%q: an empty error", args)
 		}
 		secrets := []string{token}
-		for _, pw := range []string{urlPassword(databaseURL), urlPassword(amqpURL)} {
+		for _, pw := range []string{secretscan.URLPassword(databaseURL), secretscan.URLPassword(amqpURL)} {
 			// Each run of letters and digits of a password, which a
 			// message may show when the password breaks the URL's syntax.
 			secrets = append(secrets, pw)
@@ -131,22 +132,6 @@ func checkEngineOptions(t *testing.T, o *engineOptions) {
 	if o.logLevel.level < slog.LevelDebug || o.logLevel.level > slog.LevelError {
 		t.Fatalf("accepted log level %v", o.logLevel.level)
 	}
-}
-
-// urlPassword is what stands between the first ':' after "//" and the last
-// '@' of raw's authority, as an operator writes a password unescaped; ""
-// when there is none.
-func urlPassword(raw string) string {
-	_, rest, ok := strings.Cut(raw, "//")
-	if !ok {
-		return ""
-	}
-	at := strings.LastIndex(rest, "@")
-	if at < 0 {
-		return ""
-	}
-	_, pw, _ := strings.Cut(rest[:at], ":")
-	return pw
 }
 
 // credential reports whether s looks like a secret worth hiding: 8 or more

@@ -158,11 +158,18 @@ func scriptPath(script string) (string, error) {
 	if script != "" {
 		return script, nil
 	}
+	return Script("postgres.sh")
+}
+
+// Script returns the path of scripts/name in the module that contains the
+// working directory, e.g. Script("rabbitmq.sh") to Attach a RabbitMQ node,
+// which that script runs with the same verbs.
+func Script(name string) (string, error) {
 	root, err := ModuleRoot()
 	if err != nil {
 		return "", err
 	}
-	return filepath.Join(root, "scripts", "postgres.sh"), nil
+	return filepath.Join(root, "scripts", name), nil
 }
 
 // ModuleRoot returns the directory holding go.mod, found by walking up from

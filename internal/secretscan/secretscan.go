@@ -113,3 +113,20 @@ func (s *Scanner) Scan(where string, data []byte) []Finding {
 	}
 	return out
 }
+
+// URLPassword returns the password of a URL as an operator writes it,
+// unescaped: what stands between the first ':' after "//" and the last '@'
+// of the authority; "" when there is none. Tests scan for it in errors and
+// logs about the URL, whether or not the URL parses.
+func URLPassword(raw string) string {
+	_, rest, ok := strings.Cut(raw, "//")
+	if !ok {
+		return ""
+	}
+	at := strings.LastIndex(rest, "@")
+	if at < 0 {
+		return ""
+	}
+	_, pw, _ := strings.Cut(rest[:at], ":")
+	return pw
+}

@@ -75,43 +75,6 @@ func (x *Expected) Add(m *record.Manifest, p *record.PlaintextBallot, state reco
 	}
 }
 
-// Diff names the first difference between got (an election's decrypted
-// results in the same form) and x, or returns "" when they agree: the
-// counts, every selection's votes, and every spoiled ballot's decryption.
-func (x *Expected) Diff(got *Expected) string {
-	if got.Cast != x.Cast || got.Spoiled != x.Spoiled {
-		return fmt.Sprintf("%d cast and %d spoiled ballots, the voters cast %d and spoiled %d", got.Cast, got.Spoiled, x.Cast, x.Spoiled)
-	}
-	if d := diffVotes("tally", got.Tally, x.Tally); d != "" {
-		return d
-	}
-	if len(got.SpoiledBallots) != len(x.SpoiledBallots) {
-		return fmt.Sprintf("%d spoiled ballots decrypted, %d spoiled", len(got.SpoiledBallots), len(x.SpoiledBallots))
-	}
-	for id, want := range x.SpoiledBallots {
-		if d := diffVotes("spoiled ballot "+id, got.SpoiledBallots[id], want); d != "" {
-			return d
-		}
-	}
-	return ""
-}
-
-// diffVotes compares votes by contest and selection id in both directions.
-func diffVotes(what string, got, want map[string]map[string]int64) string {
-	for _, pair := range [2][2]map[string]map[string]int64{{want, got}, {got, want}} {
-		for c, sels := range pair[0] {
-			for s := range sels {
-				g, gok := got[c][s]
-				w, wok := want[c][s]
-				if !gok || !wok || g != w {
-					return fmt.Sprintf("%s, contest %s, selection %s: %d votes (present %v), the voters chose %d (present %v)", what, c, s, g, gok, w, wok)
-				}
-			}
-		}
-	}
-	return ""
-}
-
 // decryptedVotes is what decrypting the ballot gives: every selection of
 // its contests, and placeholders set to 1 in order while the contest's
 // votes are below its limit, as record.Encrypter fills them.

@@ -8,7 +8,6 @@ import (
 	"context"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"testing"
 
@@ -43,11 +42,11 @@ func Dir(t testing.TB) string {
 func PrivateNode(t testing.TB) *pgserver.Server {
 	t.Helper()
 	URL(t) // the same condition as every RabbitMQ test
-	root, err := pgserver.ModuleRoot()
+	script, err := pgserver.Script("rabbitmq.sh")
 	if err != nil {
 		t.Fatal(err)
 	}
-	script, dir := filepath.Join(root, "scripts", "rabbitmq.sh"), t.TempDir()
+	dir := t.TempDir()
 	cmd := exec.Command(script, "start", dir, "--watch-pid", strconv.Itoa(os.Getpid()))
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("testmq: scripts/rabbitmq.sh start: %v\n%s", err, out)

@@ -9,6 +9,7 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/tallyq/tallyq/internal/secretscan"
 	"github.com/tallyq/tallyq/queue"
 )
 
@@ -55,7 +56,7 @@ func FuzzCheckURL(f *testing.F) {
 	f.Fuzz(func(t *testing.T, user, password, host, vhost, raw string) {
 		// A URL from anywhere, whose password is what stands between ':'
 		// and '@' in its authority.
-		checkURLSecret(t, raw, urlPassword(raw))
+		checkURLSecret(t, raw, secretscan.URLPassword(raw))
 		// A URL made of parts, as an operator writes it: user:password
 		// without escaping, as people do.
 		written := "amqp://" + user + ":" + password + "@" + host + "/" + vhost
@@ -73,24 +74,6 @@ func FuzzCheckURL(f *testing.F) {
 			t.Fatalf("checkURL(%q) accepts guest/guest on %q", u.String(), uri.Host)
 		}
 	})
-}
-
-// urlPassword is what stands between the first ':' after "//" and the last
-// '@' of raw's authority, "" when there is none.
-func urlPassword(raw string) string {
-	_, rest, ok := strings.Cut(raw, "//")
-	if !ok {
-		return ""
-	}
-	at := strings.LastIndex(rest, "@")
-	if at < 0 {
-		return ""
-	}
-	_, pw, ok := strings.Cut(rest[:at], ":")
-	if !ok {
-		return ""
-	}
-	return pw
 }
 
 // checkURLSecret fails if checkURL's error for raw shows a part of its
