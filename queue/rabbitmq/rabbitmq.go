@@ -214,6 +214,11 @@ func checkURL(raw string) (amqp.URI, error) {
 		}
 		return amqp.URI{}, fmt.Errorf("rabbitmq broker: AMQP URL is not valid: %w", err)
 	}
+	if u, err := url.Parse(raw); err == nil && u.User == nil && strings.Contains(raw, "@") {
+		// The authority ended before the '@', at a '/', '?' or '#' of the
+		// password: what looks like the host may be the password's start.
+		return amqp.URI{}, errors.New("rabbitmq broker: AMQP URL is not valid: its '@' comes after the host, so no user and password were read from it: percent-encode '/' (%2F), '?' (%3F) and '#' (%23) in the password, and '@' (%40) in the vhost")
+	}
 	if uri.Username == "guest" && uri.Password == "guest" && !isLoopback(uri.Host) {
 		return amqp.URI{}, fmt.Errorf("rabbitmq broker: refusing the default guest/guest account on %s, which is not a loopback host: create a user of its own for tallyq and put it in TALLYQ_AMQP_URL", uri.Host)
 	}

@@ -28,6 +28,7 @@ func TestNewRefusesGuestOffLoopback(t *testing.T) {
 		{"", "no AMQP URL; set TALLYQ_AMQP_URL"},
 		{"http://x", "AMQP URL is not valid"},
 		{"amqp://u:hunter2@rabbit.example:port/", "AMQP URL is not valid"},
+		{"amqp://:hunter2:/x@rabbit.example/", "its '@' comes after the host"},
 	} {
 		err := rabbitmq.CheckURL(c.url)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
