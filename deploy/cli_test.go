@@ -137,6 +137,8 @@ func runUntilDatabase(t *testing.T, bin string, s types.ServiceConfig, vars map[
 		}
 		list = append(list, k+"="+v)
 	}
+	// Serve and worker would wait a minute for the database to come up.
+	list = append(list, "TALLYQ_CONNECT_WAIT=0s")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, s.Command...)

@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tallyq/tallyq/internal/retry"
 	"github.com/tallyq/tallyq/queue"
 )
 
@@ -34,6 +35,10 @@ type WorkerConfig struct {
 	// the process's priority). Linux only; elsewhere it is logged and
 	// ignored.
 	ComputeNice int
+	// StartWait is how long to keep trying to start the broker while it
+	// cannot reach its server (0: try once), as when RabbitMQ starts
+	// together with the workers.
+	StartWait time.Duration
 }
 
 // maxBatch caps how many claims or commits share one transaction.
@@ -92,7 +97,11 @@ func (e *Engine) RunWorkers(ctx context.Context, cfg WorkerConfig) error {
 
 	// The broker stops when told to, below, not when ctx ends: River would
 	// otherwise cancel running chunks at once, without the grace period.
-	if err := e.broker.Start(context.WithoutCancel(ctx), w, cfg.Concurrency); err != nil {
+	start := func(context.Context) error { return e.broker.Start(context.WithoutCancel(ctx), w, cfg.Concurrency) }
+	waiting := func(err error, pause time.Duration) {
+		e.log.Warn("waiting for the broker", "broker", e.broker.Name(), "error", err, "retryIn", pause)
+	}
+	if err := retry.Default(cfg.StartWait).Do(ctx, start, waiting); err != nil {
 		return fmt.Errorf("start %s broker: %w", e.broker.Name(), err)
 	}
 	e.log.Info("workers started", "broker", e.broker.Name(), "concurrency", cfg.Concurrency, "memory_budget", cfg.MemoryBudget)

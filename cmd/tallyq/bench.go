@@ -111,7 +111,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	}
 	c := opts.common()
 	logger := c.logger(e)
-	pool, err := connect(ctx, c.databaseURL, opts.slots(), logger)
+	pool, err := connect(ctx, c.databaseURL, opts.slots(), 0, logger)
 	if err != nil {
 		return err
 	}

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"log/slog"
 	"strings"
 	"testing"
 
+	"github.com/tallyq/tallyq/internal/testdb"
 	"github.com/tallyq/tallyq/internal/testmq"
 )
 
@@ -43,5 +45,25 @@ func TestServeSelectsRabbitMQ(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "rabbitmq broker") {
 		t.Fatalf("newBroker built another broker: %v", err)
+	}
+}
+
+// A worker started before its RabbitMQ node waits for it, saying so, and
+// consumes once the node is up.
+func TestWorkerWaitsForRabbitMQAtStart(t *testing.T) {
+	node := testmq.PrivateNode(t)
+	if err := node.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	p := startProcess(t, map[string]string{
+		"TALLYQ_DATABASE_URL": testdb.URL(t),
+		"TALLYQ_BROKER":       "rabbitmq",
+		"TALLYQ_AMQP_URL":     node.URL(),
+		"TALLYQ_CONNECT_WAIT": "5m",
+		"TALLYQ_CONCURRENCY":  "1",
+	}, "worker")
+	waiting := startsOnceUp(t, p, "waiting for the broker", node)
+	if waiting["broker"] != "rabbitmq" || waiting["error"] == "" {
+		t.Errorf("the waiting line names neither the broker nor why: %v", waiting)
 	}
 }

@@ -10,14 +10,17 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tallyq/tallyq/internal/retry"
 )
 
 // connectTimeout bounds the first contact with the database.
 const connectTimeout = 10 * time.Second
 
 // connect opens a pool on databaseURL with room for slots busy workers, and
-// checks that the database answers.
-func connect(ctx context.Context, databaseURL string, slots int, logger *slog.Logger) (*pgxpool.Pool, error) {
+// checks that the database answers, trying again for up to wait (0: once)
+// while it does not.
+func connect(ctx context.Context, databaseURL string, slots int, wait time.Duration, logger *slog.Logger) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {
 		// pgx's message may quote the URL, password and all, when it
@@ -32,9 +35,15 @@ func connect(ctx context.Context, databaseURL string, slots int, logger *slog.Lo
 	if err != nil {
 		return nil, fmt.Errorf("open database pool: %w", err)
 	}
-	pingCtx, cancel := context.WithTimeout(ctx, connectTimeout)
-	defer cancel()
-	if err := pool.Ping(pingCtx); err != nil {
+	ping := func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, connectTimeout)
+		defer cancel()
+		return pool.Ping(ctx)
+	}
+	waiting := func(err error, pause time.Duration) {
+		logger.Warn("waiting for the database", "database", redactURL(databaseURL), "error", err, "retryIn", pause)
+	}
+	if err := retry.Default(wait).Do(ctx, ping, waiting); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("cannot reach the database %s: %w (is Postgres running? `make run` starts one)",
 			redactURL(databaseURL), err)

@@ -233,7 +233,7 @@ func privateDatabase(ctx context.Context, e *env) (string, error) {
 // prepareDatabase brings the schema up to date, as `tallyq migrate up`
 // does, and counts the elections the database holds.
 func prepareDatabase(ctx context.Context, databaseURL string, logger *slog.Logger) (int64, error) {
-	pool, err := connect(ctx, databaseURL, 0, logger)
+	pool, err := connect(ctx, databaseURL, 0, 0, logger)
 	if err != nil {
 		return 0, err
 	}

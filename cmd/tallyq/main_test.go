@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tallyq/tallyq/internal/logline"
+	"github.com/tallyq/tallyq/internal/pgserver"
 	"github.com/tallyq/tallyq/internal/testdb"
 )
 
@@ -216,5 +217,55 @@ func TestWorkerStopsOnSIGTERM(t *testing.T) {
 	p.waitLog(t, "workers started", &seen)
 	if code := p.stop(t, &seen); code != 0 {
 		t.Errorf("worker exited %d after SIGTERM; logs %v", code, seen)
+	}
+}
+
+// A worker started before its database waits for it, saying so, and starts
+// once it answers: an orchestrator may start both at once, or restart the
+// database under running workers.
+func TestWorkerWaitsForTheDatabaseAtStart(t *testing.T) {
+	srv := testdb.PrivateServer(t, false)
+	db := testdb.Open(t, testdb.OnServer(srv.URL()))
+	ctx := context.Background()
+	if err := srv.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p := startProcess(t, map[string]string{
+		"TALLYQ_DATABASE_URL": db.URL,
+		"TALLYQ_CONNECT_WAIT": "5m",
+		"TALLYQ_CONCURRENCY":  "1",
+	}, "worker")
+	waiting := startsOnceUp(t, p, "waiting for the database", srv)
+	if waiting["error"] == "" || waiting["retryIn"] == nil {
+		t.Errorf("the waiting line says neither why nor for how long: %v", waiting)
+	}
+}
+
+// startsOnceUp checks that p, a worker started while server was down, logs
+// msg while it waits, starts its workers once server is up again and stops
+// cleanly. It returns the waiting line.
+func startsOnceUp(t *testing.T, p *process, msg string, server *pgserver.Server) map[string]any {
+	t.Helper()
+	var seen []map[string]any
+	waiting := p.waitLog(t, msg, &seen)
+	if err := server.Restart(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	p.waitLog(t, "workers started", &seen)
+	if code := p.stop(t, &seen); code != 0 {
+		t.Errorf("worker exited %d after SIGTERM; logs %v", code, seen)
+	}
+	return waiting
+}
+
+// With no time to wait, or once it is over, a worker gives up on a database
+// that does not answer, saying how long it tried.
+func TestWorkerGivesUpOnTheDatabase(t *testing.T) {
+	url := "postgres://u:s3cret@127.0.0.1:1/x?connect_timeout=5"
+	for wait, want := range map[string]string{"0s": "cannot reach the database", "1s": "gave up after"} {
+		code, _, errOut := runIn(t, map[string]string{"TALLYQ_DATABASE_URL": url, "TALLYQ_CONNECT_WAIT": wait}, "worker")
+		if code != 1 || !strings.Contains(errOut, want) || strings.Contains(errOut, "s3cret") {
+			t.Errorf("connect wait %s: exit %d, stderr %q: want 1, %q and no password", wait, code, errOut, want)
+		}
 	}
 }

@@ -56,7 +56,7 @@ func runMigrate(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	logger := opts.logger(e)
-	pool, err := connect(ctx, opts.databaseURL, 0, logger)
+	pool, err := connect(ctx, opts.databaseURL, 0, 0, logger)
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,7 @@ const (
 	defaultMaxAttempts   = 5
 	defaultShutdownGrace = 30 * time.Second
 	defaultLease         = 30 * time.Second
+	defaultConnectWait   = time.Minute
 	// minLease leaves heartbeats (every third of the lease) time to reach
 	// a busy database.
 	minLease            = 3 * time.Second
@@ -80,6 +81,7 @@ type engineOptions struct {
 	computeNice   int
 	maxAttempts   int
 	lease         time.Duration
+	connectWait   time.Duration
 	shutdownGrace time.Duration
 	chunkSize     int
 }
@@ -102,6 +104,8 @@ func (o *engineOptions) register(fs *flagSet) {
 		"attempts per chunk before it is failed")
 	fs.DurationEnv(&o.lease, "lease", "TALLYQ_LEASE", defaultLease,
 		"how long a chunk's claim lasts without a heartbeat (sent every third of it): a chunk whose worker died is handed out again this long after its last heartbeat")
+	fs.DurationEnv(&o.connectWait, "connect-wait", "TALLYQ_CONNECT_WAIT", defaultConnectWait,
+		"at start, how long to keep trying to reach Postgres and RabbitMQ while they do not answer, as when they start together with tallyq (0: try once)")
 	fs.DurationEnv(&o.shutdownGrace, "shutdown-grace", "TALLYQ_SHUTDOWN_GRACE", defaultShutdownGrace,
 		"on SIGTERM, how long in-flight chunks and requests may finish before they are released")
 	fs.IntEnv(&o.chunkSize, "chunk-size", "TALLYQ_CHUNK_SIZE", election.DefaultChunkSize,
@@ -131,6 +135,9 @@ func (o *engineOptions) validate() error {
 	}
 	if o.maxAttempts < 1 {
 		return usagef("--max-attempts must be at least 1, got %d", o.maxAttempts)
+	}
+	if o.connectWait < 0 {
+		return usagef("--connect-wait must not be negative, got %s", o.connectWait)
 	}
 	if o.lease < minLease {
 		return usagef("--lease must be at least %s, got %s", minLease, o.lease)

@@ -143,6 +143,7 @@ func TestServeRefusesBadConfiguration(t *testing.T) {
 		{"bad log level", base, []string{"--log-level", "loud"}, "debug, info, warn or error"},
 		{"bad log format", with("TALLYQ_LOG_FORMAT", "xml"), nil, "TALLYQ_LOG_FORMAT"},
 		{"short lease", base, []string{"--lease", "1s"}, "--lease must be at least 3s"},
+		{"negative connect wait", with("TALLYQ_CONNECT_WAIT", "-1s"), nil, "--connect-wait must not be negative"},
 		{"zero grace", base, []string{"--shutdown-grace", "0s"}, "--shutdown-grace"},
 		{"stray argument", base, []string{"now"}, "unexpected argument"},
 		{"unknown flag", base, []string{"--colour"}, "colour"},

@@ -44,7 +44,7 @@ func startService(ctx context.Context, logger *slog.Logger, opts engineOptions, 
 // startServiceWithKey is startService with the sealing key given (nil for
 // none), for `tallyq demo`, which makes one when the environment has none.
 func startServiceWithKey(ctx context.Context, logger *slog.Logger, opts engineOptions, slots int, key *seal.Key) (_ *service, err error) {
-	pool, err := connect(ctx, opts.databaseURL, slots, logger)
+	pool, err := connect(ctx, opts.databaseURL, slots, opts.connectWait, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -151,6 +151,7 @@ func (s *service) run(parent context.Context, slots int, extra func(ctx context.
 				MemoryBudget:  int64(s.opts.memoryBudget),
 				ShutdownGrace: s.opts.shutdownGrace,
 				ComputeNice:   s.opts.computeNice,
+				StartWait:     s.opts.connectWait,
 			})
 			if err != nil {
 				return fmt.Errorf("workers: %w", err)

@@ -83,7 +83,7 @@ func runToken(ctx context.Context, e *env, args []string) error {
 		&opts); err != nil {
 		return err
 	}
-	pool, err := connect(ctx, opts.databaseURL, 0, opts.logger(e))
+	pool, err := connect(ctx, opts.databaseURL, 0, 0, opts.logger(e))
 	if err != nil {
 		return err
 	}
