@@ -505,3 +505,49 @@ func TestClaimBatchGivesADuplicateChunkOneClaim(t *testing.T) {
 		t.Fatalf("%d of two deliveries of one chunk claimed it in one batch, want 1", claimed)
 	}
 }
+
+// A claim that finds its QUEUED job's row held (the maintenance loop
+// settling it, say) claims the chunk without waiting for the row, then
+// starts the job once the row is free: a job never reads QUEUED while its
+// chunks run.
+func TestClaimStartsAJobWhoseRowWasHeld(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	job := h.create(2)
+	tx, err := h.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM election_jobs WHERE job_id = $1 FOR UPDATE`, job.JobID); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan batchResult[claimOut], 1)
+	go func() { done <- h.engine.claimBatch(ctx, []claimReq{{jobID: job.JobID, chunk: 0}})[0] }()
+	// The claim has committed and waits for the row to start the job.
+	h.waitFor(time.Minute, "the claim to wait for the job's row", func() bool {
+		var state string
+		var waiting int
+		err := h.pool.QueryRow(ctx, `SELECT (SELECT state FROM job_chunks WHERE job_id = $1 AND chunk_no = 0),
+			(SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%SET status = ''IN_PROGRESS''%')`,
+			job.JobID).Scan(&state, &waiting)
+		return err == nil && state == "running" && waiting == 1
+	})
+	if s := h.status(job.JobID); s.Status != StatusQueued {
+		t.Fatalf("while its row is held the job is %s; the test holds nothing", s.Status)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r := <-done
+	if r.err != nil || !r.out.ok {
+		t.Fatalf("claim: %+v", r)
+	}
+	var started *time.Time
+	if err := h.pool.QueryRow(ctx, `SELECT started_at FROM election_jobs WHERE job_id = $1`, job.JobID).Scan(&started); err != nil {
+		t.Fatal(err)
+	}
+	if s := h.status(job.JobID); s.Status != StatusInProgress || started == nil {
+		t.Fatalf("after the claim the job is %s, started at %v; want IN_PROGRESS with a start time", s.Status, started)
+	}
+}

@@ -344,20 +344,28 @@ func (e *Engine) claimBatch(ctx context.Context, reqs []claimReq) []batchResult[
 		jobIDs[i], chunks[i] = r.jobID, int32(r.chunk)
 	}
 	got := map[chunkKey]claimOut{}
+	var unstarted []uuid.UUID
 	err := e.claimTx(ctx, jobIDs, chunks, func(rows pgx.Rows) error {
 		for rows.Next() {
 			var (
-				k chunkKey
-				c claimOut
+				k          chunkKey
+				c          claimOut
+				notStarted bool
 			)
-			if err := rows.Scan((*[16]byte)(&k.job), &k.chunk, (*[16]byte)(&c.claim), &c.attempts, &c.maxAttempts, &c.electionID, &c.metadata, &c.lastError); err != nil {
+			if err := rows.Scan((*[16]byte)(&k.job), &k.chunk, (*[16]byte)(&c.claim), &c.attempts, &c.maxAttempts, &c.electionID, &c.metadata, &c.lastError, &notStarted); err != nil {
 				return err
 			}
 			c.ok = true
 			got[k] = c
+			if notStarted {
+				unstarted = append(unstarted, k.job)
+			}
 		}
 		return rows.Err()
 	})
+	if err == nil && len(unstarted) > 0 {
+		e.startJobs(ctx, unstarted)
+	}
 	for i, r := range reqs {
 		if err != nil {
 			results[i].err = err
@@ -386,17 +394,35 @@ const claimSQL = `
 					AND j.status IN ('QUEUED', 'IN_PROGRESS')
 					AND ((c.state = 'pending' AND (c.not_before IS NULL OR c.not_before <= now()))
 						OR (c.state = 'running' AND c.lease_until < now()))
-				RETURNING c.job_id, c.chunk_no, c.claim, c.attempts, j.max_attempts, j.election_id, j.metadata, c.last_error
+				RETURNING c.job_id, c.chunk_no, c.claim, c.attempts, j.max_attempts, j.election_id, j.metadata, c.last_error,
+					j.status = 'QUEUED' AS queued
 			), started AS (
-				-- SKIP LOCKED: a QUEUED job's row is locked only by a cancel (which
-				-- waits for these chunk rows: waiting here would deadlock) or by
-				-- another claim, which starts it.
+				-- SKIP LOCKED: a job's row may be locked by a cancel, which waits
+				-- for these chunk rows (waiting here would deadlock), by the
+				-- maintenance loop settling it, or by another claim starting it.
+				-- A job skipped here is started by startJobs after this commits.
 				UPDATE election_jobs SET status = 'IN_PROGRESS', started_at = coalesce(started_at, now()), updated_at = now()
 				WHERE job_id IN (SELECT q.job_id FROM election_jobs q WHERE q.job_id IN (SELECT job_id FROM claimed)
 					AND q.status = 'QUEUED' FOR UPDATE SKIP LOCKED)
-				RETURNING pg_notify($4, job_id::text)
+				RETURNING job_id, pg_notify($4, job_id::text)
 			)
-			SELECT claimed.* FROM claimed LEFT JOIN (SELECT count(*) FROM started) s ON true`
+			SELECT c.job_id, c.chunk_no, c.claim, c.attempts, c.max_attempts, c.election_id, c.metadata, c.last_error,
+				c.queued AND c.job_id NOT IN (SELECT job_id FROM started)
+			FROM claimed c`
+
+// startJobs marks IN_PROGRESS those of the given jobs still QUEUED: jobs
+// whose rows another transaction held when a claim took their chunks. It
+// runs after the claim committed and holds no chunk row, so it may wait for
+// the job's row: a cancel holding it ends first (and then the job is not
+// QUEUED). A failure leaves the status to the job's next claim; the chunks
+// are claimed all the same.
+func (e *Engine) startJobs(ctx context.Context, ids []uuid.UUID) {
+	_, err := e.pool.Exec(ctx, `UPDATE election_jobs SET status = 'IN_PROGRESS', started_at = coalesce(started_at, now()), updated_at = now()
+		WHERE job_id = ANY($1) AND status = 'QUEUED' RETURNING pg_notify($2, job_id::text)`, ids, StatusChannel)
+	if err != nil && ctx.Err() == nil {
+		e.log.Warn("start jobs whose chunks were claimed", "jobs", len(ids), "error", err)
+	}
+}
 
 // claimTx runs the claim statement in one round trip, in a transaction that
 // commits without waiting for its WAL flush. That is safe: should a crash
