@@ -13,7 +13,9 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
+	"net/textproto"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -111,11 +113,12 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(f.body))
 }
 
-// withoutEmptySuffixRanges drops the suffix ranges of length 0 ("-0") from
-// a Range header: net/http serves one as a 206 of no bytes with an
-// impossible Content-Range ("bytes 10-9/10"), where RFC 9110 §14.1.1 makes
-// it unsatisfiable. A header left with no range asks for one past the end,
-// which ServeContent answers 416 once the preconditions are checked.
+// withoutEmptySuffixRanges drops the suffix ranges of length 0 ("-0",
+// "- 00", "-+0") from a Range header: net/http serves one as a 206 of no
+// bytes with an impossible Content-Range ("bytes 10-9/10"), where RFC 9110
+// §14.1.1 makes it unsatisfiable. A header left with no range asks for one
+// past the end, which ServeContent answers 416 once the preconditions are
+// checked.
 func withoutEmptySuffixRanges(rng string, size int) string {
 	specs, ok := strings.CutPrefix(rng, "bytes=")
 	if !ok {
@@ -124,7 +127,7 @@ func withoutEmptySuffixRanges(rng string, size int) string {
 	var kept []string
 	dropped := false
 	for spec := range strings.SplitSeq(specs, ",") {
-		if t := strings.TrimSpace(spec); strings.HasPrefix(t, "-") && strings.Trim(t[1:], "0") == "" && len(t) > 1 {
+		if isEmptySuffix(spec) {
 			dropped = true
 			continue
 		}
@@ -133,8 +136,24 @@ func withoutEmptySuffixRanges(rng string, size int) string {
 	switch {
 	case !dropped:
 		return rng
-	case strings.TrimSpace(strings.Join(kept, "")) == "":
+	case textproto.TrimString(strings.Join(kept, "")) == "":
 		return fmt.Sprintf("bytes=%d-", size)
 	}
 	return "bytes=" + strings.Join(kept, ",")
+}
+
+// isEmptySuffix reports whether net/http reads spec, one range of a Range
+// header, as the last 0 bytes: it parses ranges as this does (its
+// parseRange, which it does not export).
+func isEmptySuffix(spec string) bool {
+	start, end, ok := strings.Cut(textproto.TrimString(spec), "-")
+	if !ok || textproto.TrimString(start) != "" {
+		return false
+	}
+	end = textproto.TrimString(end)
+	if end == "" || end[0] == '-' {
+		return false
+	}
+	n, err := strconv.ParseInt(end, 10, 64)
+	return err == nil && n == 0
 }

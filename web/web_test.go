@@ -122,3 +122,28 @@ func TestPageFollowsThePolicy(t *testing.T) {
 		}
 	}
 }
+
+// A suffix range of no bytes, however net/http would spell it, is not
+// satisfiable: 416, not a 206 of nothing; other ranges beside it are served.
+func TestEmptySuffixRangesAreNotSatisfiable(t *testing.T) {
+	h := Handler()
+	for rng, want := range map[string]int{
+		"bytes=-0":      http.StatusRequestedRangeNotSatisfiable,
+		"bytes=- 0":     http.StatusRequestedRangeNotSatisfiable,
+		"bytes= -00 ":   http.StatusRequestedRangeNotSatisfiable,
+		"bytes=-+0":     http.StatusRequestedRangeNotSatisfiable,
+		"bytes=-0,-0":   http.StatusRequestedRangeNotSatisfiable,
+		"bytes=-0, 0-4": http.StatusPartialContent,
+		"bytes=-1":      http.StatusPartialContent,
+		"bytes=--0":     http.StatusRequestedRangeNotSatisfiable, // not a range at all
+	} {
+		resp := get(t, h, "GET", "/", http.Header{"Range": {rng}})
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != want {
+			t.Errorf("Range %q: %d %q, want %d", rng, resp.StatusCode, resp.Header.Get("Content-Range"), want)
+		}
+		if resp.StatusCode == http.StatusPartialContent && len(body) == 0 {
+			t.Errorf("Range %q: a 206 of no bytes", rng)
+		}
+	}
+}
