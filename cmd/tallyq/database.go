@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -22,6 +23,9 @@ const connectTimeout = 10 * time.Second
 // while it does not.
 func connect(ctx context.Context, databaseURL string, slots int, wait time.Duration, logger *slog.Logger) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(databaseURL)
+	if err == nil && atAfterHost(databaseURL) {
+		err = errors.New("its '@' comes after the host") // pgx would connect to the password as a host
+	}
 	if err != nil {
 		// pgx's message may quote the URL, password and all, when it
 		// does not parse; say what is wrong without it.
@@ -81,6 +85,18 @@ func isScheme(s string) bool {
 	return s != ""
 }
 
+// atAfterHost reports whether raw is a URL with an '@' but no user: its
+// authority ended at a '/', '?' or '#' of the password, and what looks like
+// its host and path hold the password.
+func atAfterHost(raw string) bool {
+	scheme, _, isURL := strings.Cut(raw, "://")
+	if !isURL || !isScheme(scheme) {
+		return false
+	}
+	u, err := url.Parse(raw)
+	return err == nil && u.User == nil && strings.Contains(raw, "@")
+}
+
 func redactURL(s string) string {
 	scheme, _, isURL := strings.Cut(s, "://")
 	if !isURL || !isScheme(scheme) {
@@ -89,6 +105,9 @@ func redactURL(s string) string {
 	u, err := url.Parse(s)
 	if err != nil {
 		return scheme + "://(unparsable URL not shown)"
+	}
+	if atAfterHost(s) {
+		return scheme + "://(URL not shown: its '@' comes after the host; percent-encode '/', '?' and '#' in the password)"
 	}
 	if _, has := u.User.Password(); has {
 		u.User = url.UserPassword(u.User.Username(), "xxxxx")

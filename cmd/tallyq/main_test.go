@@ -64,6 +64,15 @@ func TestMigrateAndRefuseOutdatedSchema(t *testing.T) {
 	}
 }
 
+// A password with an unescaped '/' makes the URL's host out of its start:
+// refused before connecting, without showing it.
+func TestDatabaseURLWithTheAtAfterTheHost(t *testing.T) {
+	code, _, errOut := runIn(t, map[string]string{"TALLYQ_DATABASE_URL": "postgres://:s3cret:/x@db/tallyq"}, "migrate", "version")
+	if code != 2 || !strings.Contains(errOut, "percent-encode") || strings.Contains(errOut, "s3cret") {
+		t.Errorf("exit %d, stderr %q: want 2, what to percent-encode and no password", code, errOut)
+	}
+}
+
 func TestUnreachableDatabase(t *testing.T) {
 	// Port 1 on loopback refuses connections.
 	code, _, errOut := runIn(t, map[string]string{"TALLYQ_DATABASE_URL": "postgres://u:s3cret@127.0.0.1:1/x?connect_timeout=5"}, "migrate", "version")

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"math/big"
 	"strings"
+	"unicode"
 )
 
 // MinBytes is the shortest secret the scanner accepts: shorter values would
@@ -129,4 +130,23 @@ func URLPassword(raw string) string {
 	}
 	_, pw, _ := strings.Cut(rest[:at], ":")
 	return pw
+}
+
+// ShownPasswordPart returns a part of the password of raw, a URL as an
+// operator writes it, that text shows: a run of 6 or more letters and
+// digits holding both, which stands nowhere else in raw (so that text may
+// name the URL's host or user). It returns "" when text shows none. Tests
+// use it on the errors and logs about a URL that did not parse as meant.
+func ShownPasswordPart(raw, password, text string) string {
+	rest := strings.Replace(raw, password, "", 1)
+	for _, part := range strings.FieldsFunc(password, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
+		if len(part) < 6 || !strings.ContainsFunc(part, unicode.IsLetter) || !strings.ContainsFunc(part, unicode.IsDigit) ||
+			strings.Contains(rest, part) {
+			continue
+		}
+		if strings.Contains(text, part) {
+			return part
+		}
+	}
+	return ""
 }
