@@ -164,7 +164,9 @@ func FindRecord(dir string) (string, error) {
 	for depth := 0; depth < 4 && len(queue) > 0; depth++ {
 		var next []string
 		for _, d := range queue {
-			if _, err := os.Stat(filepath.Join(d, "context.json")); err == nil {
+			// A folder named context.json (an entry "context.json/a") is
+			// not the record's context.
+			if fi, err := os.Lstat(filepath.Join(d, "context.json")); err == nil && fi.Mode().IsRegular() {
 				return d, nil
 			}
 			entries, err := os.ReadDir(d)

@@ -69,3 +69,26 @@ func TestExtractRefuses(t *testing.T) {
 		t.Errorf("FindRecord of an empty folder: %v", err)
 	}
 }
+
+// A folder named context.json is not a record's context: FindRecord looks
+// on for a file of that name.
+func TestFindRecordSkipsAFolderNamedContext(t *testing.T) {
+	dir := t.TempDir()
+	for _, d := range []string{"context.json/a", "record"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "record", "context.json"), []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if root, err := FindRecord(dir); err != nil || root != filepath.Join(dir, "record") {
+		t.Fatalf("FindRecord = %q, %v; want the folder holding the file context.json", root, err)
+	}
+	if err := os.RemoveAll(filepath.Join(dir, "record")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := FindRecord(dir); !errors.Is(err, ErrInvalid) {
+		t.Errorf("FindRecord with only a folder named context.json: %v, want ErrInvalid", err)
+	}
+}
