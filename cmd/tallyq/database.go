@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/tallyq/tallyq/internal/rawurl"
 	"github.com/tallyq/tallyq/internal/retry"
 )
 
@@ -85,16 +86,12 @@ func isScheme(s string) bool {
 	return s != ""
 }
 
-// atAfterHost reports whether raw is a URL with an '@' but no user: its
-// authority ended at a '/', '?' or '#' of the password, and what looks like
-// its host and path hold the password.
+// atAfterHost reports whether raw is a URL with an '@' after its host: its
+// authority ended at a '/', '?' or '#' of the password (or user), and what
+// looks like its host, path, query or fragment holds the password.
 func atAfterHost(raw string) bool {
 	scheme, _, isURL := strings.Cut(raw, "://")
-	if !isURL || !isScheme(scheme) {
-		return false
-	}
-	u, err := url.Parse(raw)
-	return err == nil && u.User == nil && strings.Contains(raw, "@")
+	return isURL && isScheme(scheme) && rawurl.AtAfterAuthority(raw)
 }
 
 func redactURL(s string) string {

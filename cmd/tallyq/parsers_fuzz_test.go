@@ -103,8 +103,8 @@ func FuzzCommandLine(f *testing.F) {
 			secrets = append(secrets, pw)
 			secrets = append(secrets, strings.FieldsFunc(pw, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })...)
 		}
-		if _, pw, ok := strings.Cut(databaseURL, "password="); ok {
-			secrets = append(secrets, strings.Fields(pw + " ")[0])
+		if _, pw, ok := strings.Cut(databaseURL, "password="); ok && len(strings.Fields(pw)) > 0 {
+			secrets = append(secrets, strings.Fields(pw)[0])
 		}
 		for _, s := range secrets {
 			if !credential(s) || !strings.Contains(err.Error(), s) || strings.Contains(args, s) || strings.Contains(name+value, s) {

@@ -57,6 +57,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/tallyq/tallyq/internal/rawurl"
 	"github.com/tallyq/tallyq/queue"
 )
 
@@ -214,9 +215,8 @@ func checkURL(raw string) (amqp.URI, error) {
 		}
 		return amqp.URI{}, fmt.Errorf("rabbitmq broker: AMQP URL is not valid: %w", err)
 	}
-	if u, err := url.Parse(raw); err == nil && u.User == nil && strings.Contains(raw, "@") {
-		// The authority ended before the '@', at a '/', '?' or '#' of the
-		// password: what looks like the host may be the password's start.
+	if rawurl.AtAfterAuthority(raw) {
+		// What looks like the host or vhost may hold the password.
 		return amqp.URI{}, errors.New("rabbitmq broker: AMQP URL is not valid: its '@' comes after the host, so no user and password were read from it: percent-encode '/' (%2F), '?' (%3F) and '#' (%23) in the password, and '@' (%40) in the vhost")
 	}
 	if uri.Username == "guest" && uri.Password == "guest" && !isLoopback(uri.Host) {
